@@ -1,0 +1,24 @@
+"""The math of every algorithm, written once (see :mod:`adamkit.rules.spec`).
+
+Each rule is a :class:`~adamkit.rules.spec.Rule`: hyperparameters with torch.optim's
+names and defaults, their allowed ranges, the initial state, and a pure update.
+``RULES`` maps registry names to rules; each module holds one algorithm.
+"""
+
+from .adam import ADAM, ADAMW
+from .spec import Check, Rule, namespace
+
+RULES: dict[str, Rule] = {r.name: r for r in (ADAM, ADAMW)}
+
+
+def get(name: str) -> Rule:
+    """The rule registered as ``name`` (case-insensitive)."""
+    try:
+        return RULES[name.lower()]
+    except KeyError:
+        raise ValueError(
+            f"Unknown algorithm {name!r}; known: {', '.join(sorted(RULES))}"
+        ) from None
+
+
+__all__ = ["RULES", "Check", "Rule", "get", "namespace"]

@@ -1,0 +1,178 @@
+"""The contract every algorithm follows: hyperparameters, checks, state, and a pure update.
+
+A rule is data plus two pure functions. It knows nothing about PyTorch optimizers,
+param groups or kernels; every front end (NumPy, torch, Keras) and every engine
+(reference, fused) executes the same rule, so the math lives in exactly one place.
+
+Arrays: a rule works on whatever array module it is handed (NumPy arrays or torch
+tensors). It uses arithmetic operators and the few functions that both modules
+share (``sqrt``, ``maximum``, ``abs``, ``zeros_like``, ``full_like``), looked up
+through :func:`namespace`.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from types import ModuleType
+from typing import Any
+
+import numpy as np
+
+Array = Any  # a numpy.ndarray or a torch.Tensor
+State = dict[str, Any]
+Hyper = Mapping[str, Any]
+
+
+def namespace(x: Array) -> ModuleType:
+    """The array module of ``x``: torch for tensors, NumPy otherwise."""
+    torch = sys.modules.get("torch")
+    if torch is not None and isinstance(x, torch.Tensor):
+        return torch
+    return np
+
+
+@dataclass(frozen=True)
+class Check:
+    """One hyperparameter range: ``low <= value < high`` with chosen closedness.
+
+    ``index`` picks one element of a tuple hyperparameter (``betas[0]``).
+    """
+
+    name: str
+    low: float = -math.inf
+    high: float = math.inf
+    low_closed: bool = True
+    high_closed: bool = True
+    index: int | None = None
+    what: str = ""  # torch's wording ("learning rate"), kept so messages read familiarly
+
+    def label(self) -> str:
+        what = self.what or self.name.replace("_", " ")
+        arg = self.name if self.index is None else f"{self.name}[{self.index}]"
+        return f"{what} ({arg})"
+
+    def allowed(self) -> str:
+        left = "[" if self.low_closed else "("
+        right = "]" if self.high_closed else ")"
+        if self.high == math.inf and self.low_closed:
+            return f">= {_fmt(self.low)}"
+        if self.high == math.inf:
+            return f"> {_fmt(self.low)}"
+        return f"in {left}{_fmt(self.low)}, {_fmt(self.high)}{right}"
+
+    def __call__(self, hp: Hyper) -> None:
+        if self.name not in hp:
+            return
+        value = hp[self.name]
+        if self.index is not None:
+            value = value[self.index]
+        try:
+            v = float(value)
+        except (TypeError, ValueError):
+            raise ValueError(
+                f"Invalid {self.label()}: {value!r} (must be a number {self.allowed()})"
+            ) from None
+        above = v >= self.low if self.low_closed else v > self.low
+        below = v <= self.high if self.high_closed else v < self.high
+        if not (above and below):  # also rejects NaN
+            raise ValueError(f"Invalid {self.label()}: {value} (must be {self.allowed()})")
+
+
+def _fmt(x: float) -> str:
+    return str(int(x)) if float(x).is_integer() else str(x)
+
+
+def nonneg(name: str, what: str = "") -> Check:
+    return Check(name, low=0.0, what=what)
+
+
+def unit_open(name: str, index: int | None = None, what: str = "") -> Check:
+    """``0 <= value < 1``: decay rates such as betas."""
+    return Check(name, 0.0, 1.0, high_closed=False, index=index, what=what)
+
+
+def unit_closed(name: str, index: int | None = None, what: str = "") -> Check:
+    return Check(name, 0.0, 1.0, index=index, what=what)
+
+
+LR = nonneg("lr", "learning rate")
+EPS = nonneg("eps", "epsilon value")
+WEIGHT_DECAY = nonneg("weight_decay", "weight_decay value")
+BETA1 = unit_open("betas", 0, "beta parameter at index 0")
+BETA2 = unit_open("betas", 1, "beta parameter at index 1")
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One optimisation algorithm, written once.
+
+    Attributes:
+      name: registry name (``"adam"``).
+      title: the class name front ends give it (``"Adam"``, ``"NAdam"``, ``"SGD"``).
+      defaults: hyperparameters and their defaults, with torch.optim's names.
+      checks: the ranges every hyperparameter must lie in.
+      init: ``init(param, hp) -> state``: the state of a fresh parameter, with
+        torch.optim's key names. Scalars (``step``) are Python numbers.
+      update: ``update(param, grad, state, hp) -> (new_param, new_state)``: pure,
+        never writes into its arguments.
+      scalar_state: state keys that hold numbers rather than arrays.
+      paper: the reference.
+      extra_checks: checks across several hyperparameters (``nesterov`` needs momentum).
+    """
+
+    name: str
+    title: str
+    defaults: Mapping[str, Any]
+    checks: tuple[Check, ...]
+    init: Callable[[Array, Hyper], State]
+    update: Callable[[Array, Array, State, Hyper], tuple[Array, State]]
+    scalar_state: tuple[str, ...] = ("step",)
+    paper: str = ""
+    extra_checks: tuple[Callable[[Hyper], None], ...] = field(default=())
+
+    def validate(self, hp: Hyper) -> None:
+        """Raise ``ValueError`` naming the first hyperparameter out of range."""
+        for check in self.checks:
+            check(hp)
+        for check in self.extra_checks:
+            check(hp)
+
+    def hyper(self, **overrides: Any) -> dict[str, Any]:
+        """Defaults with ``overrides`` applied and validated."""
+        unknown = set(overrides) - set(self.defaults)
+        if unknown:
+            raise TypeError(f"{self.name}: unknown hyperparameter(s) {sorted(unknown)}")
+        hp = {**self.defaults, **overrides}
+        self.validate(hp)
+        return hp
+
+    def derive(self, name: str, title: str, **default_changes: Any) -> Rule:
+        """The same algorithm under another name and other defaults (AdamW from Adam)."""
+        return replace(self, name=name, title=title, defaults={**self.defaults, **default_changes})
+
+
+def apply_weight_decay(param: Array, grad: Array, hp: Hyper) -> tuple[Array, Array]:
+    """L2 (added to the gradient) or decoupled (shrinks the parameter) weight decay.
+
+    Decoupled decay is Loshchilov and Hutter's AdamW: ``p <- p * (1 - lr * wd)``,
+    applied before the moments, as torch.optim does.
+    """
+    wd = hp["weight_decay"]
+    if wd == 0:
+        return param, grad
+    if hp.get("decoupled_weight_decay", False):
+        return param * (1 - hp["lr"] * wd), grad
+    return param, grad + wd * param
+
+
+def signed_grad(grad: Array, hp: Hyper) -> Array:
+    """``-grad`` when maximising: every rule then minimises."""
+    return -grad if hp.get("maximize", False) else grad
+
+
+def lerp(a: Array, b: Array, weight: float) -> Array:
+    """``a + weight * (b - a)``: the exponential moving average written as torch's lerp."""
+    return a + weight * (b - a)

@@ -1,0 +1,118 @@
+"""The base of every adamkit torch optimizer: torch.optim's interface over a rule and an engine.
+
+What it gives each algorithm: param groups (validated like the constructor),
+closures, ``zero_grad``, hooks, ``lr_scheduler`` support and ``state_dict`` with
+torch.optim's keys (all inherited from :class:`torch.optim.Optimizer`), plus the
+engine choice and a readable ``repr``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import torch
+
+from ..rules.spec import Rule
+from .engine import Engine, ReferenceEngine
+
+#: torch.optim's bookkeeping arguments, stored in every group as torch stores them
+#: so that state_dicts have the same group keys both ways.
+TORCH_FLAGS = {"foreach": None, "capturable": False, "differentiable": False, "fused": None}
+
+
+def choose_engine(rule: Rule, fused: bool | None) -> Engine:
+    """``fused=None`` picks the fused engine where one exists; ``False`` the reference one."""
+    if fused is False:
+        return ReferenceEngine()
+    from . import fused as fused_engines  # optional: needs numba
+
+    engine = fused_engines.engine_for(rule)
+    if engine is None:
+        if fused:
+            raise ValueError(f"fused=True: no fused engine for {rule.name} on this machine")
+        return ReferenceEngine()
+    return engine
+
+
+class RuleOptimizer(torch.optim.Optimizer):
+    """A ``torch.optim.Optimizer`` that executes an :mod:`adamkit.rules` rule.
+
+    Subclasses set ``rule`` and write an ``__init__`` with torch.optim's signature
+    that passes its arguments here as ``hyper``.
+    """
+
+    rule: Rule
+
+    def __init__(
+        self,
+        params: Iterable[torch.Tensor] | Iterable[dict[str, Any]],
+        hyper: dict[str, Any],
+        *,
+        foreach: bool | None = None,
+        capturable: bool = False,
+        differentiable: bool = False,
+        fused: bool | None = None,
+    ) -> None:
+        if differentiable:
+            raise ValueError(
+                "differentiable=True is not supported by adamkit: its updates are not "
+                "recorded by autograd (use torch.optim for differentiable optimisation)"
+            )
+        if capturable:
+            raise ValueError(
+                "capturable=True is not supported by adamkit: its step keeps scalars on "
+                "the host (CUDA graph capture needs torch.optim's capturable mode)"
+            )
+        self.rule.validate(hyper)
+        self._engine = choose_engine(self.rule, fused)
+        defaults = {
+            **hyper,
+            "foreach": foreach,
+            "capturable": capturable,
+            "differentiable": differentiable,
+            "fused": fused,
+        }
+        super().__init__(params, defaults)
+
+    @property
+    def engine(self) -> str:
+        """The engine executing the rule: ``"reference"`` or a fused engine's name."""
+        return self._engine.name
+
+    def add_param_group(self, param_group: dict[str, Any]) -> None:
+        super().add_param_group(param_group)
+        self.rule.validate(self.param_groups[-1])
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        super().__setstate__(state)
+        # A checkpoint from another version or from torch.optim may lack some keys.
+        for group in self.param_groups:
+            for key, value in {**self.defaults, **TORCH_FLAGS}.items():
+                group.setdefault(key, value)
+        if not hasattr(self, "_engine"):
+            self._engine = choose_engine(self.rule, self.defaults.get("fused"))
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {k: v for k, v in super().__getstate__().items() if k != "_engine"}
+
+    @torch.no_grad()
+    def step(self, closure: Callable[[], Any] | None = None) -> Any:
+        """Perform one optimisation step; ``closure`` re-evaluates the model and returns the loss."""
+        loss = None
+        if closure is not None:
+            with torch.enable_grad():
+                loss = closure()
+        for group in self.param_groups:
+            self._engine.step_group(self.rule, group, self.state)
+        return loss
+
+    def __repr__(self) -> str:
+        lines = [f"{type(self).__name__} (adamkit, engine={self.engine}) ("]
+        shown = [k for k in self.defaults if k not in TORCH_FLAGS]
+        for i, group in enumerate(self.param_groups):
+            n = sum(p.numel() for p in group["params"])
+            lines.append(f"Parameter Group {i}: {len(group['params'])} tensors, {n:,} values")
+            lines.extend(f"    {key}: {group[key]}" for key in shown if key in group)
+        lines.append(")")
+        return "\n".join(lines)
