@@ -20,17 +20,14 @@ NO_GRAD_EVERY = 7  # the last parameter has no gradient on steps where step % 7 
 
 def initial_params(dtype: torch.dtype = torch.float64, seed: int = 0) -> list[list[torch.Tensor]]:
     gen = torch.Generator().manual_seed(seed)
-    return [
-        [torch.randn(s, generator=gen, dtype=torch.float64).to(dtype) for s in group]
-        for group in SHAPES
-    ]
+    return [[torch.randn(s, generator=gen, dtype=torch.float64).to(dtype) for s in group] for group in SHAPES]
 
 
 def gradients(step: int, params: list[torch.Tensor]) -> list[torch.Tensor | None]:
     """Gradient of sum(0.5*p**2 + 0.05*p**4) plus noise fixed by the step number."""
     gen = torch.Generator().manual_seed(1000 + step)
     grads: list[torch.Tensor | None] = []
-    for i, p in enumerate(params):
+    for _i, p in enumerate(params):
         noise = torch.randn(p.shape, generator=gen, dtype=torch.float64).to(p.dtype)
         grads.append(p + 0.2 * p**3 + 0.3 * noise)
     if step % NO_GRAD_EVERY == 3:
@@ -54,9 +51,7 @@ def make_torch_run(
     kwargs: dict[str, Any],
     dtype: torch.dtype = torch.float64,
 ) -> tuple[list[torch.Tensor], torch.optim.Optimizer]:
-    params = [
-        [p.clone().requires_grad_(True) for p in group] for group in initial_params(dtype)
-    ]
+    params = [[p.clone().requires_grad_(True) for p in group] for group in initial_params(dtype)]
     groups = groups_for(params, kwargs)
     for g in groups:  # the default lr halves in group 1 when the case keeps the default
         if g.pop("lr_scale", None):
@@ -91,7 +86,9 @@ def rel_diff(a: Any, b: Any) -> float:
     return (a - b).abs().max().item() / max(scale, 1e-30)
 
 
-def state_diffs(ours: torch.optim.Optimizer, theirs: torch.optim.Optimizer, params_a, params_b) -> dict[str, float]:
+def state_diffs(
+    ours: torch.optim.Optimizer, theirs: torch.optim.Optimizer, params_a, params_b
+) -> dict[str, float]:
     """Relative difference of every parameter and every state entry, keyed by name."""
     out = {}
     for i, (pa, pb) in enumerate(zip(params_a, params_b, strict=True)):

@@ -62,7 +62,10 @@ def test_numpy_equals_torch(case, float64_default):
     pt, opt_t = make_torch_run(ours(case.algo), case.kwargs)
     torch_steps(pt, opt_t, 100)
     groups = [
-        {**{k: v for k, v in g.items() if k in opt_t.rule.defaults}, "params": [p.detach().numpy().copy() for p in g["params"]]}
+        {
+            **{k: v for k, v in g.items() if k in opt_t.rule.defaults},
+            "params": [p.detach().numpy().copy() for p in g["params"]],
+        }
         for g in opt_t.param_groups
     ]
     # start from the same initial values
@@ -133,7 +136,9 @@ def _minimise(algo, kwargs, f, start, steps=10_000):
 
 
 def parabola(x):
-    return ((x - torch.tensor([1.0, -2.0], dtype=x.dtype)) ** 2 * torch.tensor([1.0, 3.0], dtype=x.dtype)).sum()
+    return (
+        (x - torch.tensor([1.0, -2.0], dtype=x.dtype)) ** 2 * torch.tensor([1.0, 3.0], dtype=x.dtype)
+    ).sum()
 
 
 def rosenbrock(x):
@@ -195,7 +200,9 @@ def test_complex_params_match_torch(case, float64_default):
 
 @pytest.mark.parametrize("algo", ALGORITHMS)
 def test_closure_scheduler_zero_grad_and_repr(algo, float64_default):
-    case = next(c for c in TORCH_CASES if c.algo == algo) if any(c.algo == algo for c in TORCH_CASES) else None
+    case = (
+        next(c for c in TORCH_CASES if c.algo == algo) if any(c.algo == algo for c in TORCH_CASES) else None
+    )
     kwargs = case.kwargs if case else {}
 
     def run(factory):
@@ -204,11 +211,13 @@ def test_closure_scheduler_zero_grad_and_repr(algo, float64_default):
         sched = torch.optim.lr_scheduler.StepLR(opt, step_size=3, gamma=0.5)
         losses = []
         for _ in range(10):
+
             def closure():
                 opt.zero_grad()
                 loss = (x**2).sum()
                 loss.backward()
                 return loss
+
             losses.append(opt.step(closure).item())
             sched.step()
         assert x.grad is not None

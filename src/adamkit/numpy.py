@@ -65,9 +65,7 @@ class NumpyOptimizer:
                 grad = grads[i]
                 if grad is not None:
                     if grad.shape != param.shape:
-                        raise ValueError(
-                            f"gradient {i} has shape {grad.shape}, its parameter {param.shape}"
-                        )
+                        raise ValueError(f"gradient {i} has shape {grad.shape}, its parameter {param.shape}")
                     self._update(i, param, np.asarray(grad, dtype=param.dtype), group)
                 i += 1
 

@@ -4,17 +4,21 @@ from itertools import product
 
 from . import BadInput, Case, Convergence
 
-CASES: list[Case] = [
-    Case("Adam", dict(lr=0.01, weight_decay=wd, amsgrad=ams, maximize=mx, decoupled_weight_decay=d))
-    for wd, ams, mx, d in product((0.0, 0.1), (False, True), (False, True), (False, True))
-    if not (wd == 0.0 and d)
-] + [
-    Case("Adam", dict(lr=0.02, betas=(0.8, 0.99), eps=1e-6)),
-    Case("Adam", dict(lr=0.01, betas=(0.0, 0.9))),
-] + [
-    Case("AdamW", dict(lr=0.01, weight_decay=wd, amsgrad=ams, maximize=mx))
-    for wd, ams, mx in product((0.0, 0.05), (False, True), (False, True))
-]
+CASES: list[Case] = (
+    [
+        Case("Adam", dict(lr=0.01, weight_decay=wd, amsgrad=ams, maximize=mx, decoupled_weight_decay=d))
+        for wd, ams, mx, d in product((0.0, 0.1), (False, True), (False, True), (False, True))
+        if not (wd == 0.0 and d)
+    ]
+    + [
+        Case("Adam", dict(lr=0.02, betas=(0.8, 0.99), eps=1e-6)),
+        Case("Adam", dict(lr=0.01, betas=(0.0, 0.9))),
+    ]
+    + [
+        Case("AdamW", dict(lr=0.01, weight_decay=wd, amsgrad=ams, maximize=mx))
+        for wd, ams, mx in product((0.0, 0.05), (False, True), (False, True))
+    ]
+)
 
 BAD_INPUTS: list[BadInput] = [
     bad
@@ -31,5 +35,7 @@ BAD_INPUTS: list[BadInput] = [
 
 CONVERGENCE: list[Convergence] = [
     Convergence("Adam", parabola=dict(lr=0.05), rosenbrock=dict(lr=0.02)),
-    Convergence("AdamW", parabola=dict(lr=0.05, weight_decay=0.0), rosenbrock=dict(lr=0.02, weight_decay=0.0)),
+    Convergence(
+        "AdamW", parabola=dict(lr=0.05, weight_decay=0.0), rosenbrock=dict(lr=0.02, weight_decay=0.0)
+    ),
 ]

@@ -16,9 +16,7 @@ def get(name: str) -> Rule:
     try:
         return RULES[name.lower()]
     except KeyError:
-        raise ValueError(
-            f"Unknown algorithm {name!r}; known: {', '.join(sorted(RULES))}"
-        ) from None
+        raise ValueError(f"Unknown algorithm {name!r}; known: {', '.join(sorted(RULES))}") from None
 
 
 __all__ = ["RULES", "Check", "Rule", "get", "namespace"]
