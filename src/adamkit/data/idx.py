@@ -1,0 +1,79 @@
+"""The IDX file format of MNIST and Fashion-MNIST, read from bytes.
+
+An IDX file is a header and one big-endian array::
+
+    bytes 0-1   0x00 0x00             magic
+    byte  2     dtype code            0x08 uint8, 0x09 int8, 0x0B int16,
+                                      0x0C int32, 0x0D float32, 0x0E float64
+    byte  3     ndim
+    then ndim   uint32 big-endian     the size of each dimension
+    then        prod(sizes) values    big-endian, row-major
+
+The file size must match the header exactly, so a truncated file (a broken
+download, a full disk) is caught here even where no checksum is known.
+Format: http://yann.lecun.com/exdb/mnist/ ("THE IDX FILE FORMAT").
+"""
+
+from __future__ import annotations
+
+import gzip
+import math
+import struct
+import zlib
+
+import numpy as np
+
+from .dataset import DataError
+
+IDX_DTYPES = {
+    0x08: np.dtype("u1"),
+    0x09: np.dtype("i1"),
+    0x0B: np.dtype(">i2"),
+    0x0C: np.dtype(">i4"),
+    0x0D: np.dtype(">f4"),
+    0x0E: np.dtype(">f8"),
+}
+GZIP_MAGIC = b"\x1f\x8b"
+
+
+def gunzip(raw: bytes, source: str) -> bytes:
+    """Decompress a gzip file, turning a truncated or damaged stream into a :class:`DataError`."""
+    try:
+        return gzip.decompress(raw)
+    except EOFError as error:  # the stream stops before its end marker
+        raise DataError(f"{source}: truncated gzip file ({error})") from error
+    except (OSError, zlib.error) as error:  # bad header, bad CRC, bad deflate data
+        raise DataError(f"{source}: not a valid gzip file ({error})") from error
+
+
+def read_idx(data: bytes, source: str = "IDX data") -> np.ndarray:
+    """Parse one (uncompressed) IDX file into a native-endian array.
+
+    Raises :class:`DataError` naming ``source`` if the magic number or dtype code
+    is wrong, or if the file holds fewer or more bytes than its header promises.
+
+    >>> raw = bytes([0, 0, 0x08, 1]) + (3).to_bytes(4, "big") + bytes([7, 8, 9])
+    >>> read_idx(raw).tolist()
+    [7, 8, 9]
+    """
+    if len(data) < 4:
+        raise DataError(f"{source}: truncated IDX file ({len(data)} bytes, shorter than the 4-byte magic)")
+    zero0, zero1, code, ndim = data[:4]
+    if zero0 != 0 or zero1 != 0:
+        raise DataError(f"{source}: not an IDX file (magic starts {data[:2].hex()}, expected 0000)")
+    if code not in IDX_DTYPES:
+        raise DataError(f"{source}: unknown IDX dtype code 0x{code:02x}")
+    header_size = 4 + 4 * ndim
+    if len(data) < header_size:
+        raise DataError(f"{source}: truncated IDX file ({len(data)} bytes, header needs {header_size})")
+    shape = struct.unpack(f">{ndim}I", data[4:header_size])
+    dtype = IDX_DTYPES[code]
+    expected = header_size + math.prod(shape) * dtype.itemsize
+    if len(data) != expected:
+        problem = "truncated IDX file" if len(data) < expected else "IDX file with trailing bytes"
+        raise DataError(
+            f"{source}: {problem} (the header promises shape {shape}, {expected} bytes; "
+            f"the file has {len(data)})"
+        )
+    array = np.frombuffer(data, dtype=dtype, offset=header_size).reshape(shape)
+    return array.astype(dtype.newbyteorder("="), copy=False)
