@@ -5,10 +5,20 @@ names and defaults, their allowed ranges, the initial state, and a pure update.
 ``RULES`` maps registry names to rules; each module holds one algorithm.
 """
 
+from .adadelta import ADADELTA
+from .adagrad import ADAGRAD
 from .adam import ADAM, ADAMW
+from .adamax import ADAMAX
+from .nadam import NADAM
+from .radam import RADAM
+from .rmsprop import RMSPROP
+from .sgd import SGD
 from .spec import Check, Rule, namespace
+from .swats import SWATS
 
-RULES: dict[str, Rule] = {r.name: r for r in (ADAM, ADAMW)}
+RULES: dict[str, Rule] = {
+    r.name: r for r in (ADAM, ADAMW, ADAMAX, NADAM, RADAM, SGD, RMSPROP, ADAGRAD, ADADELTA, SWATS)
+}
 
 
 def get(name: str) -> Rule:

@@ -107,6 +107,8 @@ ADAM = Rule(
     init=init,
     update=update,
     paper=PAPER,
+    # torch.optim.SparseAdam's update of the rows present adds eps before the bias correction
+    sparse_hyper={"eps_hat": True},
 )
 
 #: AdamW (Loshchilov and Hutter, ICLR 2019) is Adam with decoupled weight decay.

@@ -121,6 +121,11 @@ class Rule:
       scalar_state: state keys that hold numbers rather than arrays.
       paper: the reference.
       extra_checks: checks across several hyperparameters (``nesterov`` needs momentum).
+      sparse_hyper: how the rule takes sparse gradients (``nn.Embedding(sparse=True)``):
+        the hyperparameter overrides under which it is applied to the rows present in
+        the gradient only (lazy moments, as torch.optim.SparseAdam). ``None``: sparse
+        gradients are rejected. Needs an elementwise rule (array state shaped like the
+        parameter); see :mod:`adamkit.torch.sparse`.
     """
 
     name: str
@@ -132,6 +137,7 @@ class Rule:
     scalar_state: tuple[str, ...] = ("step",)
     paper: str = ""
     extra_checks: tuple[Callable[[Hyper], None], ...] = field(default=())
+    sparse_hyper: Mapping[str, Any] | None = None
 
     def validate(self, hp: Hyper) -> None:
         """Raise ``ValueError`` naming the first hyperparameter out of range."""

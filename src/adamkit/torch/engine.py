@@ -60,8 +60,11 @@ def read_state(rule: Rule, state: State) -> State:
     return out
 
 
-def write_state(rule: Rule, state: State, new: State) -> None:
-    """Store the rule's new state into the existing tensors (keeps their identity and dtype)."""
+def write_state(rule: Rule, state: State, new: State, param: torch.Tensor | None = None) -> None:
+    """Store the rule's new state into the existing tensors (keeps their identity and dtype).
+
+    A key the step creates (SGD's ``momentum_buffer``) is stored complex for a complex ``param``.
+    """
     for key, value in new.items():
         old = state.get(key)
         if key in rule.scalar_state and isinstance(old, torch.Tensor):
@@ -69,7 +72,8 @@ def write_state(rule: Rule, state: State, new: State) -> None:
         elif isinstance(old, torch.Tensor) and isinstance(value, torch.Tensor):
             real_view(old).copy_(value)
         elif isinstance(value, torch.Tensor):
-            state[key] = value.clone()
+            value = value.clone()
+            state[key] = torch.view_as_complex(value) if param is not None and param.is_complex() else value
         else:
             state[key] = value
 
@@ -91,11 +95,11 @@ class ReferenceEngine:
             grad = param.grad
             if grad is None:
                 continue
-            if grad.is_sparse:
-                raise ValueError(
-                    f"{rule.name} does not support sparse gradients; "
-                    "use adamkit.torch.Adam, which updates the rows present lazily"
-                )
+            if grad.is_sparse:  # the rows present only, if the rule allows it (else a clear error)
+                from .sparse import step_sparse  # sparse.py builds on this module's helpers
+
+                step_sparse(rule, param, grad, state[param], hp)
+                continue
             p_state = state[param]
             if not p_state:
                 p_state.update(fresh_state(rule, param, hp))
@@ -103,4 +107,4 @@ class ReferenceEngine:
                 real_view(param.detach()), real_view(grad), read_state(rule, p_state), hp
             )
             real_view(param.detach()).copy_(new_param)
-            write_state(rule, p_state, new_state)
+            write_state(rule, p_state, new_state, param)
