@@ -13,6 +13,10 @@ The sum of squares only grows, so each coordinate's step shrinks as its gradient
 accumulate: rare features keep large steps, frequent ones get small steps. A complex
 parameter's accumulator starts at ``value + value*1j`` (both real parts), as in torch.
 
+Keras's convention (``keras.optimizers.Adagrad``), selected by ``eps_in_sqrt=True`` (an
+option, not a torch.optim argument, default False), puts :math:`\epsilon` inside the root:
+:math:`\theta_t = \theta_{t-1} - \tilde\eta_t\, g_t / \sqrt{s_t + \epsilon}`.
+
 Example:
     >>> import numpy as np
     >>> from adamkit.rules.adagrad import ADAGRAD
@@ -69,7 +73,7 @@ def update(param: Array, grad: Array, state: State, hp: Hyper) -> tuple[Array, S
     step = state["step"] + 1
     decayed_lr = hp["lr"] / (1 + (step - 1) * hp["lr_decay"])
     total = state["sum"] + grad * grad
-    std = xp.sqrt(total) + hp["eps"]
+    std = xp.sqrt(total + hp["eps"]) if hp.get("eps_in_sqrt", False) else xp.sqrt(total) + hp["eps"]
     return param - decayed_lr * (grad / std), {"step": step, "sum": total}
 
 

@@ -14,6 +14,11 @@ needs no bias correction. As in torch.optim, :math:`\epsilon` sits *inside* the 
 (so :math:`u_t > 0` from the first step) rather than being added to the denominator.
 State keys: ``step``, ``exp_avg`` (:math:`m`), ``exp_inf`` (:math:`u`).
 
+Keras's convention (``keras.optimizers.Adamax``), selected by ``eps_after_max=True`` (an
+option, not a torch.optim argument, default False), adds :math:`\epsilon` to the
+denominator instead: :math:`u_t = \max(\beta_2 u_{t-1}, |g_t|)` and
+:math:`\theta_t = \theta_{t-1} - \frac{\eta}{1-\beta_1^t}\frac{m_t}{u_t + \epsilon}`.
+
 Hyperparameters (torch.optim.Adamax's names and defaults): ``lr`` = 2e-3,
 ``betas`` = (0.9, 0.999), ``eps`` = 1e-8, ``weight_decay`` = 0 (L2, added to the
 gradient), ``maximize`` = False.
@@ -65,12 +70,16 @@ def update(param: Array, grad: Array, state: State, hp: Hyper) -> tuple[Array, S
 
     step = state["step"] + 1
     exp_avg = lerp(state["exp_avg"], grad, 1 - beta1)
-    # eps inside the maximum keeps the denominator positive even for a zero gradient
-    exp_inf = xp.maximum(state["exp_inf"] * beta2, xp.abs(grad) + eps)
+    if hp.get("eps_after_max", False):  # Keras: eps added to the denominator
+        exp_inf = xp.maximum(state["exp_inf"] * beta2, xp.abs(grad))
+        denom = exp_inf + eps
+    else:  # torch: eps inside the maximum keeps the denominator positive even for a zero gradient
+        exp_inf = xp.maximum(state["exp_inf"] * beta2, xp.abs(grad) + eps)
+        denom = exp_inf
 
     step_size = lr / (1 - beta1**step)  # only the first moment needs bias correction
     new_state: State = {"step": step, "exp_avg": exp_avg, "exp_inf": exp_inf}
-    return param - step_size * (exp_avg / exp_inf), new_state
+    return param - step_size * (exp_avg / denom), new_state
 
 
 ADAMAX = Rule(

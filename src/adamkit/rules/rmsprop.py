@@ -18,6 +18,15 @@ step of about :math:`\eta`, whatever its gradient's scale. The centered form (Gr
 bias correction: :math:`v` starts at zero, so the first steps are large
 (:math:`\eta/\sqrt{1-\alpha}`).
 
+Keras's convention (``keras.optimizers.RMSprop``) differs in two places, each an option
+(not a torch.optim argument, default False):
+
+* ``eps_in_sqrt``: :math:`s_t = \sqrt{v_t - \bar g_t^2 + \epsilon}` (centered) or
+  :math:`\sqrt{v_t + \epsilon}`: :math:`\epsilon` inside the root.
+* ``lr_in_momentum``: the buffer accumulates steps, :math:`b_t = \mu b_{t-1} + \eta g_t/s_t`
+  and :math:`\theta_t = \theta_{t-1} - b_t`. The same steps for a constant :math:`\eta`;
+  when :math:`\eta` changes (a schedule), past contributions keep the rate of their time.
+
 Example:
     >>> import numpy as np
     >>> from adamkit.rules.rmsprop import RMSPROP
@@ -70,13 +79,17 @@ def update(param: Array, grad: Array, state: State, hp: Hyper) -> tuple[Array, S
 
     square_avg = state["square_avg"] * alpha + (1 - alpha) * (grad * grad)
     new_state: State = {"step": state["step"] + 1, "square_avg": square_avg}
+    mean_square = square_avg
     if hp["centered"]:
         grad_avg = lerp(state["grad_avg"], grad, 1 - alpha)
         new_state["grad_avg"] = grad_avg
-        avg = xp.sqrt(square_avg - grad_avg * grad_avg) + eps
-    else:
-        avg = xp.sqrt(square_avg) + eps
+        mean_square = square_avg - grad_avg * grad_avg
+    avg = xp.sqrt(mean_square + eps) if hp.get("eps_in_sqrt", False) else xp.sqrt(mean_square) + eps
 
+    if momentum > 0 and hp.get("lr_in_momentum", False):  # Keras: the buffer holds steps
+        buffer = state["momentum_buffer"] * momentum + lr * (grad / avg)
+        new_state["momentum_buffer"] = buffer
+        return param - buffer, new_state
     if momentum > 0:
         buffer = state["momentum_buffer"] * momentum + grad / avg
         new_state["momentum_buffer"] = buffer

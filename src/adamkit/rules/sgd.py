@@ -16,6 +16,12 @@ Sutskever et al.'s (:math:`v \leftarrow \mu v + \eta g`); the two agree for a co
 :math:`\eta`. Like torch, the buffer starts as the first gradient itself (so the first step
 is never damped) and exists only when :math:`\mu \ne 0`; there is no ``step`` counter.
 
+``lr_in_momentum=True`` (an option, not a torch.optim argument, default False) selects
+Sutskever et al.'s form, which ``keras.optimizers.SGD`` computes: the buffer starts at zero
+and accumulates steps, :math:`b_t = \mu b_{t-1} + (1-\tau)\eta g_t`,
+:math:`\theta_t = \theta_{t-1} - b_t` (Nesterov: :math:`\theta_{t-1} - \mu b_t - \eta g_t`).
+When :math:`\eta` changes (a schedule), past contributions keep the rate of their time.
+
 Example:
     >>> import numpy as np
     >>> from adamkit.rules.sgd import SGD
@@ -37,6 +43,7 @@ from .spec import (
     Rule,
     State,
     apply_weight_decay,
+    namespace,
     nonneg,
     signed_grad,
 )
@@ -56,6 +63,8 @@ def copy(x: Array) -> Array:
 
 def init(param: Array, hp: Hyper) -> State:
     # torch stores nothing before the first step: the buffer is the first gradient.
+    if hp.get("lr_in_momentum", False) and hp["momentum"] != 0:
+        return {"momentum_buffer": namespace(param).zeros_like(param)}
     return {}
 
 
@@ -65,6 +74,11 @@ def update(param: Array, grad: Array, state: State, hp: Hyper) -> tuple[Array, S
     param, grad = apply_weight_decay(param, grad, hp)
     if momentum == 0:
         return param - lr * grad, {}
+
+    if hp.get("lr_in_momentum", False):  # Keras: the buffer holds steps, each at the rate of its time
+        buffer = state["momentum_buffer"] * momentum + ((1 - hp["dampening"]) * lr) * grad
+        step = momentum * buffer + lr * grad if hp["nesterov"] else buffer
+        return param - step, {"momentum_buffer": buffer}
 
     previous = state.get("momentum_buffer")
     if previous is None:

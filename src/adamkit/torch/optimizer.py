@@ -93,6 +93,25 @@ class RuleOptimizer(torch.optim.Optimizer):
         if not hasattr(self, "_engine"):
             self._engine = choose_engine(self.rule, self.defaults.get("fused"))
 
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """torch.optim's load, except that scalar state keeps the dtype it was saved in.
+
+        torch.optim casts every floating state tensor but ``step`` to its parameter's dtype;
+        a rule's other scalars (NAdam's ``mu_product``, SWATS's switch rate) would lose
+        precision in a bfloat16 model, so they are restored as saved.
+        """
+        scalar_keys = self.rule.scalar_state
+        saved = {
+            i: {k: v.clone() for k, v in s.items() if k in scalar_keys and isinstance(v, torch.Tensor)}
+            for i, s in state_dict["state"].items()
+        }
+        super().load_state_dict(state_dict)
+        ids = [i for group in state_dict["param_groups"] for i in group["params"]]
+        params = [p for group in self.param_groups for p in group["params"]]
+        for i, param in zip(ids, params, strict=True):
+            for key, value in saved.get(i, {}).items():
+                self.state[param][key] = value.to(device=param.device)
+
     def __getstate__(self) -> dict[str, Any]:
         return {k: v for k, v in super().__getstate__().items() if k != "_engine"}
 

@@ -118,22 +118,3 @@ class SWATS(RuleOptimizer):
                 else:
                     out.append(Switch(True, int(state["switch_step"]), float(state["sgd_lr"])))
         return out
-
-    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        # torch.optim casts every floating state tensor except `step` to the parameter's
-        # dtype; SWATS's scalars (a step number, a learning rate) keep the dtype they were saved in.
-        scalar_keys = self.rule.scalar_state
-        saved_ids = [i for group in state_dict["param_groups"] for i in group["params"]]
-        saved = {
-            i: {
-                k: v.clone()
-                for k, v in state_dict["state"].get(i, {}).items()
-                if k in scalar_keys and isinstance(v, torch.Tensor)
-            }
-            for i in saved_ids
-        }
-        super().load_state_dict(state_dict)
-        params = [p for group in self.param_groups for p in group["params"]]
-        for i, param in zip(saved_ids, params, strict=True):
-            for key, value in saved[i].items():
-                self.state[param][key] = value.to(device=param.device)
