@@ -1,0 +1,119 @@
+"""Keras 3 optimizers on adamkit's rules, for ``model.compile(optimizer=...)`` on any backend.
+
+Change only the optimizer line of a Keras script::
+
+    import adamkit.keras
+    model.compile(optimizer=adamkit.keras.Adam(learning_rate=0.001),   # was keras.optimizers.Adam
+                  loss="categorical_crossentropy", metrics=["accuracy"])
+
+or, where a script names its optimizer by a string (``optimizer="adam"``), use
+``adamkit.keras.get("adam")`` or the registered name ``optimizer="adamkit>Adam"``.
+
+The classes are ``keras.optimizers.Optimizer`` subclasses with keras.optimizers'
+names, arguments and defaults (``learning_rate``, ``beta_1``, ``beta_2``, ``epsilon``,
+``amsgrad``, ``weight_decay``, ``clipnorm``, ``clipvalue``, ``global_clipnorm``,
+``use_ema``, ``ema_momentum``, ``gradient_accumulation_steps``,
+``loss_scale_factor``...), and compute what keras.optimizers compute; the math comes
+from :mod:`adamkit.rules`. Where Keras's arithmetic differs from torch.optim's (where
+epsilon goes, Nadam's momentum schedule, RMSprop's and Adagrad's root),
+``convention="torch"`` selects torch's (the paper's, for Adam). ``RAdam`` and
+``SWATS`` have no Keras counterpart and compute adamkit's rule.
+
+Everything saves and loads with the model (``get_config``/``from_config``, the state
+as Keras variables); import ``adamkit.keras`` before ``keras.saving.load_model``.
+Keras's learning-rate schedules work as for any Keras optimizer, and
+:class:`ScheduledRate` brings :mod:`adamkit.schedules`.
+
+The backend is whatever Keras was configured with (``KERAS_BACKEND``); adamkit never
+chooses it. On the torch backend optimizers always run eagerly; on JAX and
+TensorFlow compile the model with ``run_eagerly=True`` (see :mod:`adamkit.keras.eager`).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+
+if importlib.util.find_spec("keras") is None:
+    raise ImportError(
+        "adamkit.keras needs Keras 3, which is not installed: pip install 'adamkit[keras]' "
+        "(Keras with PyTorch as its backend; run with KERAS_BACKEND=torch)"
+    )
+
+try:
+    import keras
+except ImportError as error:  # Keras is there, its backend is not (TensorFlow by default)
+    raise ImportError(
+        f"Keras could not start its backend ({error}): set KERAS_BACKEND=torch "
+        "(pip install 'adamkit[keras]' brings PyTorch), jax or tensorflow, and install that backend"
+    ) from error
+
+if int(keras.__version__.split(".")[0]) < 3:
+    raise ImportError(
+        f"adamkit.keras needs Keras 3; Keras {keras.__version__} is installed: pip install 'adamkit[keras]'"
+    )
+
+from typing import Any  # noqa: E402
+
+from .adam import Adam, AdamW  # noqa: E402
+from .adam_variants import SWATS, Adamax, Nadam, RAdam  # noqa: E402
+from .baselines import SGD, Adadelta, Adagrad, RMSprop  # noqa: E402
+from .optimizer import RuleOptimizer  # noqa: E402
+from .schedules import ScheduledRate  # noqa: E402
+
+#: The optimizers by lower-case name, as keras.optimizers.get knows its own.
+OPTIMIZERS: dict[str, type[RuleOptimizer]] = {
+    cls.__name__.lower(): cls
+    for cls in (Adam, AdamW, Adamax, Nadam, RAdam, SGD, RMSprop, Adagrad, Adadelta, SWATS)
+}
+
+
+def get(identifier: str | dict[str, Any] | keras.optimizers.Optimizer) -> RuleOptimizer:
+    """adamkit's optimizer for anything ``keras.optimizers.get`` takes.
+
+    Args:
+        identifier: a name (``"adam"``, ``"Adagrad"``, ``"SGD"``, case-insensitive; also
+            ``"adamkit>Adam"``), a config dict (``{"class_name": "Adam", "config": {...}}``),
+            a Keras optimizer (its adamkit twin, with the same config, is returned) or an
+            adamkit optimizer (returned as is).
+
+    Raises:
+        ValueError: no adamkit optimizer of that name.
+    """
+    if isinstance(identifier, RuleOptimizer):
+        return identifier
+    if isinstance(identifier, str):
+        return _named(identifier)()
+    if isinstance(identifier, dict):
+        return _named(identifier["class_name"]).from_config(dict(identifier.get("config", {})))
+    if isinstance(identifier, keras.optimizers.Optimizer):
+        keras_class = next(
+            c for c in type(identifier).__mro__ if c.__module__.startswith("keras.src.optimizers")
+        )
+        return _named(keras_class.__name__).from_config(identifier.get_config())
+    raise ValueError(f"Could not interpret optimizer identifier: {identifier!r}")
+
+
+def _named(name: str) -> type[RuleOptimizer]:
+    key = name.lower().removeprefix("adamkit>")
+    if key not in OPTIMIZERS:
+        known = ", ".join(cls.__name__ for cls in OPTIMIZERS.values())
+        raise ValueError(f"Unknown optimizer {name!r} (adamkit.keras has {known})")
+    return OPTIMIZERS[key]
+
+
+__all__ = [
+    "OPTIMIZERS",
+    "SGD",
+    "SWATS",
+    "Adadelta",
+    "Adagrad",
+    "Adam",
+    "AdamW",
+    "Adamax",
+    "Nadam",
+    "RAdam",
+    "RMSprop",
+    "RuleOptimizer",
+    "ScheduledRate",
+    "get",
+]

@@ -1,0 +1,153 @@
+"""The base of every adamkit Keras optimizer: a ``keras.optimizers.Optimizer`` that executes a rule.
+
+Keras's base class keeps every job it already does: the learning rate (a float, a
+``LearningRateSchedule`` or a callable), gradient clipping (``clipnorm``, ``clipvalue``,
+``global_clipnorm``), decoupled weight decay (``weight_decay``,
+``exclude_from_weight_decay``), the moving average of the weights (``use_ema``,
+``ema_momentum``, ``ema_overwrite_frequency``), gradient accumulation
+(``gradient_accumulation_steps``) and loss scaling (``loss_scale_factor``). What is left
+is the update itself, and that is the rule's:
+
+* ``build`` asks the rule for a fresh state (``rule.init``) and makes one Keras variable
+  for each state entry of each model variable, named with torch's key
+  (``dense_kernel_exp_avg``). Numbers such as ``step`` become scalar variables, so a
+  saved model carries the whole state and training resumes exactly.
+* ``update_step`` reads those variables, calls the rule's pure ``update`` on the
+  backend's tensors and assigns what it returns.
+
+A subclass sets ``rule``, writes an ``__init__`` with Keras's argument names and
+defaults that hands its own arguments to this class, and maps them to the rule's
+hyperparameters in :meth:`RuleOptimizer.rule_hyper`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+import keras
+
+from ..rules.spec import Rule, nonneg
+from .eager import host_number, outside_autograd
+
+#: The rule's argument names (torch's) and the Keras names they appear under, for error messages.
+KERAS_NAMES = {"lr": "learning_rate", "betas[0]": "beta_1", "betas[1]": "beta_2", "eps": "epsilon"}
+
+#: ``convention``: whose variant of an algorithm's arithmetic to compute.
+CONVENTIONS = ("keras", "torch")
+
+#: Makes a class loadable by name (``"adamkit>Adam"``) from configs and saved models.
+register = keras.saving.register_keras_serializable(package="adamkit")
+
+
+class RuleOptimizer(keras.optimizers.Optimizer):
+    """A ``keras.optimizers.Optimizer`` whose update is an :mod:`adamkit.rules` rule.
+
+    Keras's own arguments (``weight_decay``, ``clipnorm``, ``clipvalue``,
+    ``global_clipnorm``, ``use_ema``, ``ema_momentum``, ``ema_overwrite_frequency``,
+    ``loss_scale_factor``, ``gradient_accumulation_steps``, ``name``) pass through
+    ``**kwargs`` to ``keras.optimizers.Optimizer`` and mean what they mean there; in
+    particular ``weight_decay`` is Keras's decoupled decay
+    (:math:`\\theta \\leftarrow \\theta(1 - \\eta\\lambda)` before the update), never the
+    rule's L2 term.
+
+    The update runs eagerly (see :mod:`adamkit.keras.eager`): always so on the torch
+    backend; on JAX and TensorFlow compile the model with ``run_eagerly=True``.
+    """
+
+    rule: ClassVar[Rule]
+    #: Extra rule-to-Keras names for error messages (RMSprop's ``alpha`` is Keras's ``rho``).
+    renamed: ClassVar[Mapping[str, str]] = {}
+
+    def __init__(self, learning_rate: Any, arguments: Mapping[str, Any], **kwargs: Any) -> None:
+        super().__init__(learning_rate=learning_rate, **kwargs)
+        self._argument_names = tuple(arguments)
+        for name, value in arguments.items():
+            setattr(self, name, value)
+        if "convention" in arguments and arguments["convention"] not in CONVENTIONS:
+            raise ValueError(
+                f"Invalid convention (convention): {arguments['convention']!r} (must be 'keras' or 'torch')"
+            )
+        if self.weight_decay is not None:
+            nonneg("weight_decay", "weight decay")({"weight_decay": self.weight_decay})
+        # A schedule's rates are checked as they come; a float is checked now, with the rest.
+        lr = learning_rate if isinstance(learning_rate, float) else 0.0
+        try:
+            self.rule.validate(self.hyper(lr))
+        except ValueError as error:
+            raise ValueError(self._in_keras_terms(str(error))) from None
+
+    def rule_hyper(self) -> dict[str, Any]:
+        """The rule's hyperparameters (torch's names) for this optimizer's Keras arguments."""
+        raise NotImplementedError
+
+    def hyper(self, lr: float) -> dict[str, Any]:
+        """Everything the rule's update needs, for the learning rate ``lr`` of this step."""
+        # Keras's base class has applied weight_decay (decoupled) before update_step.
+        return {**self.rule.defaults, **self.rule_hyper(), "lr": lr, "weight_decay": 0.0}
+
+    def _in_keras_terms(self, message: str) -> str:
+        for rule_name, keras_name in {**KERAS_NAMES, **self.renamed}.items():
+            message = message.replace(f"({rule_name})", f"({keras_name})")
+        return message
+
+    def build(self, variables: list[keras.Variable]) -> None:
+        if self.built:
+            return
+        super().build(variables)
+        hp = self.hyper(0.0)
+        # Variables that Keras overwrites with their gradient (float8 scales) need no state.
+        self._rule_state = [
+            None if self._overwrite_variable_with_gradient(v) else self._add_state(v, hp) for v in variables
+        ]
+
+    def _add_state(self, variable: keras.Variable, hp: Mapping[str, Any]) -> dict[str, keras.Variable]:
+        """One Keras variable per entry of the rule's fresh state for ``variable``."""
+        prefix = str(getattr(variable, "path", variable.name)).replace("/", "_").replace(":", "_")
+        # Scalars are kept at the parameter's precision, and at least float32.
+        scalar_dtype = "float64" if variable.dtype == "float64" else "float32"
+        slots = {}
+        for key, value in self.rule.init(variable.value, hp).items():
+            if key in self.rule.scalar_state:
+                slots[key] = self.add_variable(
+                    shape=(),
+                    dtype=scalar_dtype,
+                    initializer=keras.initializers.Constant(float(value)),
+                    name=f"{prefix}_{key}",
+                )
+                continue
+            if tuple(value.shape) == tuple(variable.shape):
+                slot = self.add_variable_from_reference(variable, name=key)
+            else:
+                slot = self.add_variable(
+                    shape=tuple(value.shape), dtype=variable.dtype, name=f"{prefix}_{key}"
+                )
+            if bool(keras.ops.any(keras.ops.not_equal(value, 0))):  # Adagrad's accumulator starts > 0
+                slot.assign(value)
+            slots[key] = slot
+        return slots
+
+    def update_step(self, gradient: Any, variable: keras.Variable, learning_rate: Any) -> None:
+        slots = self._rule_state[self._get_variable_index(variable)]
+        state = {
+            key: host_number(slot) if key in self.rule.scalar_state else slot.value
+            for key, slot in slots.items()
+        }
+        hp = self.hyper(host_number(learning_rate))
+        grad = keras.ops.cast(gradient, variable.dtype)
+        with outside_autograd():
+            new_param, new_state = self.rule.update(variable.value, grad, state, hp)
+        unknown = set(new_state) - set(slots)
+        if unknown:
+            raise RuntimeError(
+                f"rule {self.rule.name!r} returned state {sorted(unknown)} that its init did not create; "
+                "the Keras front end makes every state variable at build time"
+            )
+        self.assign(variable, new_param)
+        for key, value in new_state.items():
+            self.assign(slots[key], value)
+
+    def get_config(self) -> dict[str, Any]:
+        config = super().get_config()
+        config.update({name: getattr(self, name) for name in self._argument_names})
+        return config
