@@ -83,14 +83,12 @@ class Table:
         self.scalars.append(scalars)
 
     def launch(self, kernel: Any) -> None:
-        from .kernels.jit import PARALLEL_MIN, block_starts
+        from .kernels.jit import launch
 
         sizes = np.array(self.sizes, np.int64)
-        starts = block_starts(sizes)
         addresses = np.array(self.addresses, np.int64)
         scalars = np.array(self.scalars, np.float64).astype(self.dtype)  # as torch casts a Python float
-        run = kernel.parallel if sizes.sum() >= PARALLEL_MIN else kernel.serial
-        run(addresses, sizes, starts, scalars)
+        launch(kernel, addresses, sizes, scalars)
 
 
 class FusedEngine:
