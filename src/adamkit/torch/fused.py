@@ -16,16 +16,19 @@ reference engine, parameter by parameter. Results and state are the same either 
 and so are the ``state_dict`` keys and dtypes, so engines can be switched at any point
 of a training run.
 
-Devices: this engine runs CPU tensors with numba. A GPU engine (Triton kernels over
-the same :class:`~adamkit.torch.kernels.contract.FusedKernel` host code: the table of
-addresses, sizes and scalars is device-neutral) would register beside it in
-:func:`engine_for`; parameters on a device without kernels use the reference engine.
+Devices: tensors are gathered into one table per device and dtype, and ``LAUNCHERS``
+runs a table on its device: numba on the CPU. A GPU backend is one more entry, a
+launcher for ``"cuda"`` (Triton kernels reading the same table: addresses, sizes,
+per-tensor scalars) beside the numba kernels of each family; the host code (checks,
+scalars, state) stays as it is. Parameters on a device without a launcher take the
+reference engine.
 """
 
 from __future__ import annotations
 
 import importlib
 import importlib.util
+import warnings
 from typing import Any
 
 import numpy as np
@@ -47,7 +50,7 @@ KERNELS: dict[str, str] = {
 }
 
 #: torch dtype -> (NumPy dtype the kernel computes in, reals per element)
-KERNEL_DTYPES = {
+KERNEL_DTYPES: dict[torch.dtype, tuple[np.dtype, int]] = {
     torch.float32: (np.dtype(np.float32), 1),
     torch.float64: (np.dtype(np.float64), 1),
     torch.complex64: (np.dtype(np.float32), 2),  # complex: the real and imaginary parts, as torch
@@ -55,13 +58,21 @@ KERNEL_DTYPES = {
 }
 PLAIN_TENSORS = (torch.Tensor, torch.nn.Parameter)
 
+#: device type -> "module:function" that runs a kernel over a table of that device's tensors.
+#: numba on the CPU; a Triton launcher for "cuda" (same tables, device addresses) goes here.
+LAUNCHERS: dict[str, str] = {"cpu": "adamkit.torch.kernels.jit:launch"}
+
+
+def device_type(t: torch.Tensor) -> str:
+    return "cpu" if t.is_cpu else t.device.type
+
 
 def plain(t: torch.Tensor) -> bool:
-    """Dense, contiguous, on the CPU, no lazy conjugate/negative bit, not a tensor subclass."""
+    """Dense, contiguous, on a device with a launcher, no lazy conjugate/negative bit, no subclass."""
     return (
         type(t) in PLAIN_TENSORS
-        and t.is_cpu
-        and t.layout == torch.strided
+        and device_type(t) in LAUNCHERS
+        and t.layout is torch.strided
         and t.is_contiguous()
         and not t.is_conj()
         and not t.is_neg()
@@ -69,26 +80,46 @@ def plain(t: torch.Tensor) -> bool:
 
 
 class Table:
-    """The tensors of one dtype in a group: what one kernel call updates."""
+    """The tensors of one device and dtype in a group: what one kernel call updates."""
 
-    def __init__(self, dtype: np.dtype) -> None:
+    def __init__(self, device: str, dtype: np.dtype) -> None:
+        self.device = device
         self.dtype = dtype
         self.addresses: list[list[int]] = []
         self.sizes: list[int] = []
         self.scalars: list[tuple] = []
+        self.written: list[torch.Tensor] = []  # what the kernel writes, behind autograd's back
 
-    def add(self, tensors: list[torch.Tensor | None], size: int, scalars: tuple) -> None:
-        self.addresses.append([0 if t is None else t.data_ptr() for t in tensors])
+    def add(self, param: torch.Tensor, grad: torch.Tensor, state: tuple, size: int, scalars: tuple) -> None:
+        addresses = [param.data_ptr(), grad.data_ptr()]
+        addresses.extend(0 if t is None else t.data_ptr() for t in state)
+        self.addresses.append(addresses)
         self.sizes.append(size)
         self.scalars.append(scalars)
+        self.written.append(param)
+        self.written.extend(t for t in state if t is not None)
 
     def launch(self, kernel: Any) -> None:
-        from .kernels.jit import launch
-
+        module, function = LAUNCHERS[self.device].split(":")
+        launch = getattr(importlib.import_module(module), function)
         sizes = np.array(self.sizes, np.int64)
         addresses = np.array(self.addresses, np.int64)
         scalars = np.array(self.scalars, np.float64).astype(self.dtype)  # as torch casts a Python float
         launch(kernel, addresses, sizes, scalars)
+        bump_versions(self.written)
+
+
+def bump_versions(tensors: list[torch.Tensor]) -> None:
+    """Tell autograd that ``tensors`` changed in place, as a torch in-place op would.
+
+    The kernels write through raw addresses; without this, a graph that saved a
+    parameter before the step would not notice that it changed.
+    """
+    try:
+        torch.autograd.graph.increment_version(tensors)
+    except TypeError:  # older torch: one tensor at a time
+        for t in tensors:
+            torch.autograd.graph.increment_version(t)
 
 
 class FusedEngine:
@@ -105,7 +136,7 @@ class FusedEngine:
         if not self.kernel.supports(hp):
             self.reference.step_group(rule, group, state)
             return
-        tables: dict[np.dtype, Table] = {}
+        tables: dict[tuple[str, np.dtype], Table] = {}
         memo: dict[tuple, tuple] = {}  # scalars() once per distinct scalar state
         updates: list[tuple[State, State]] = []
         leftovers = []
@@ -113,17 +144,15 @@ class FusedEngine:
             grad = param.grad
             if grad is None:
                 continue
-            if not takes(param, grad):
+            kind = KERNEL_DTYPES.get(param.dtype)
+            if kind is None or not takes(param, grad):
                 leftovers.append(param)
                 continue
             p_state = state[param]
             if not p_state:
                 p_state.update(fresh_state(rule, param, hp))
-            current = {
-                key: value.item() if key in rule.scalar_state and isinstance(value, torch.Tensor) else value
-                for key, value in p_state.items()
-            }
-            key = tuple((k, current[k] if k in rule.scalar_state else current[k] is None) for k in current)
+            current = read_scalars(rule, p_state)
+            key = tuple(current.items())
             if key not in memo:
                 memo[key] = self.kernel.scalars(hp, current)
             args, new_scalars = memo[key]
@@ -135,36 +164,57 @@ class FusedEngine:
             if not all(t is None or matches(t, param) for t in tensors):
                 leftovers.append(param)
                 continue
-            kind, reals = KERNEL_DTYPES[param.dtype]
-            table = tables.get(kind) or tables.setdefault(kind, Table(kind))
-            table.add([param, grad, *tensors], param.numel() * reals, args)
+            where = (device_type(param), kind[0])
+            table = tables.get(where) or tables.setdefault(where, Table(*where))
+            table.add(param, grad, tensors, param.numel() * kind[1], args)
             updates.append((p_state, new_scalars))
         for table in tables.values():
             table.launch(self.kernel)
         for p_state, new_scalars in updates:
             for key, value in new_scalars.items():
-                if isinstance(p_state.get(key), torch.Tensor):
-                    p_state[key].fill_(value)
+                stored = p_state.get(key)
+                if isinstance(stored, torch.Tensor):
+                    stored.fill_(value)
                 else:
                     p_state[key] = value
         if leftovers:
             self.reference.step_group(rule, {**group, "params": leftovers}, state)
 
 
+def read_scalars(rule: Rule, p_state: State) -> State:
+    """The state as :meth:`FusedKernel.scalars` reads it: the rule's scalars as Python floats.
+
+    Array entries appear as ``True`` (or ``None`` where stored so): the scalars may depend on
+    whether a state exists yet (SGD's momentum buffer), never on its values.
+    """
+    out = {}
+    for key, value in p_state.items():
+        if key in rule.scalar_state:
+            out[key] = value.item() if isinstance(value, torch.Tensor) else value
+        else:
+            out[key] = None if value is None else True
+    return out
+
+
 def takes(param: torch.Tensor, grad: torch.Tensor) -> bool:
-    """Whether the kernels can update ``param`` with ``grad``."""
+    """Whether the kernels can update ``param`` (of a kernel dtype) with ``grad``."""
     return (
-        param.dtype in KERNEL_DTYPES
-        and grad.dtype == param.dtype
+        grad.dtype == param.dtype
         and grad.shape == param.shape
         and plain(param)
         and plain(grad)
+        and (param.is_cpu and grad.is_cpu or grad.device == param.device)
     )
 
 
 def matches(t: torch.Tensor, param: torch.Tensor) -> bool:
     """Whether state tensor ``t`` can be updated beside ``param``."""
-    return t.dtype == param.dtype and t.shape == param.shape and plain(t)
+    return (
+        t.dtype == param.dtype
+        and t.shape == param.shape
+        and plain(t)
+        and (t.is_cpu and param.is_cpu or t.device == param.device)
+    )
 
 
 def kernel_for(rule: Rule) -> Any | None:
@@ -173,7 +223,13 @@ def kernel_for(rule: Rule) -> Any | None:
     if target is None or importlib.util.find_spec("numba") is None:
         return None
     module, attribute = target.split(":")
-    return getattr(importlib.import_module(module), attribute)
+    try:
+        return getattr(importlib.import_module(module), attribute)
+    except ImportError as error:  # numba present but unusable (e.g. built for another NumPy)
+        warnings.warn(
+            f"adamkit: fused kernels unavailable ({error}); using the reference engine", stacklevel=3
+        )
+        return None
 
 
 def engine_for(rule: Rule) -> Engine | None:

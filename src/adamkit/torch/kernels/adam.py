@@ -1,0 +1,131 @@
+r"""Adam and AdamW (:mod:`adamkit.rules.adam`) in one pass: read p, g, m, v; write p, m, v.
+
+Per element, in the rule's order and in the parameter's dtype:
+
+.. math::
+
+    g &\leftarrow \pm g \;(+\lambda\theta \text{ for L2}),\quad
+    \theta \leftarrow \theta\,(1-\eta\lambda) \text{ (decoupled; factor 1 otherwise)}\\
+    m &\leftarrow m + (1-\beta_1)(g - m),\quad
+    v \leftarrow v\beta_2 + (1-\beta_2)g^2,\quad
+    \hat v \leftarrow \max(\hat v, v) \text{ (AMSGrad)}\\
+    \theta &\leftarrow \theta - s\,\frac{m}{\sqrt{\hat v}/c_2 + \epsilon}
+
+with the step size :math:`s = \eta/(1-\beta_1^t)` and :math:`c_2 = \sqrt{1-\beta_2^t}`
+computed once per step on the host (for ``eps_hat``, :math:`s = \eta c_2/(1-\beta_1^t)`
+and :math:`c_2 = 1`: dividing by one is exact). 28 bytes per float32 parameter move
+(36 with AMSGrad), which is the least any Adam can move.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import prange
+
+from ...rules.spec import Hyper, State
+from .contract import FusedKernel, decay_scalars
+from .jit import block_kernel, decayed, locate, memory_at, parallel_kernel
+
+
+@block_kernel
+def adam_block(
+    param,
+    grad,
+    exp_avg,
+    exp_avg_sq,
+    max_exp_avg_sq,
+    sign,
+    l2,
+    weight_decay,
+    decay,
+    one_minus_beta1,
+    beta2,
+    one_minus_beta2,
+    amsgrad,
+    step_size,
+    bias_correction2_sqrt,
+    eps,
+):
+    for i in range(param.size):
+        g, p = decayed(grad[i], param[i], sign, l2, weight_decay, decay)
+        m = exp_avg[i] + one_minus_beta1 * (g - exp_avg[i])  # lerp(exp_avg, grad, 1 - beta1)
+        v = exp_avg_sq[i] * beta2 + one_minus_beta2 * (g * g)
+        exp_avg[i] = m
+        exp_avg_sq[i] = v
+        if amsgrad:  # second = maximum(max_exp_avg_sq, exp_avg_sq), NaN propagating as torch.maximum
+            old = max_exp_avg_sq[i]
+            v = old if (old > v or old != old) else v
+            max_exp_avg_sq[i] = v
+        denom = np.sqrt(v) / bias_correction2_sqrt + eps
+        param[i] = p - step_size * (m / denom)
+
+
+@block_kernel
+def adam_work(b, addresses, sizes, starts, scalars, block):
+    """Block ``b`` of the table (see :mod:`.jit`), with its tensor's scalars from :func:`scalars`."""
+    t, lo, hi = locate(b, sizes, starts, block)
+    a, s = addresses[t], scalars[t]
+    amsgrad = s[7] != 0
+    adam_block(
+        memory_at(a[0], lo, hi, scalars),
+        memory_at(a[1], lo, hi, scalars),
+        memory_at(a[2], lo, hi, scalars),
+        memory_at(a[3], lo, hi, scalars),
+        memory_at(a[4], lo, hi if amsgrad else lo, scalars),
+        s[0],
+        s[1] != 0,
+        s[2],
+        s[3],
+        s[4],
+        s[5],
+        s[6],
+        amsgrad,
+        s[8],
+        s[9],
+        s[10],
+    )
+
+
+@parallel_kernel
+def adam_parallel(addresses, sizes, starts, scalars, block):
+    for b in prange(starts[-1]):
+        adam_work(b, addresses, sizes, starts, scalars, block)
+
+
+@block_kernel
+def adam_serial(addresses, sizes, starts, scalars, block):
+    for b in range(starts[-1]):
+        adam_work(b, addresses, sizes, starts, scalars, block)
+
+
+def arrays(state: State, param, hp: Hyper) -> tuple:
+    second_max = state["max_exp_avg_sq"] if hp["amsgrad"] else None
+    return state["exp_avg"], state["exp_avg_sq"], second_max
+
+
+def scalars(hp: Hyper, state: State) -> tuple[tuple, State]:
+    """The rule's per-step scalars (:func:`adamkit.rules.adam.update`), in Python float64."""
+    lr, (beta1, beta2), eps = float(hp["lr"]), hp["betas"], float(hp["eps"])
+    step = state["step"] + 1
+    bias_correction1 = 1 - beta1**step
+    bias_correction2_sqrt = math.sqrt(1 - beta2**step)
+    if hp.get("eps_hat", False):
+        step_size, root_scale = lr * bias_correction2_sqrt / bias_correction1, 1.0
+    else:
+        step_size, root_scale = lr / bias_correction1, bias_correction2_sqrt
+    args = (
+        *decay_scalars(hp),  # 0-3: sign, l2, weight_decay, decay
+        1 - float(beta1),  # 4
+        float(beta2),  # 5
+        1 - float(beta2),  # 6
+        bool(hp["amsgrad"]),  # 7
+        step_size,  # 8
+        root_scale,  # 9: bias_correction2_sqrt
+        eps,  # 10
+    )
+    return args, {"step": step}
+
+
+ADAM_KERNEL = FusedKernel("adam", adam_serial, adam_parallel, arrays, scalars)
