@@ -66,7 +66,7 @@ def init(param: Array, hp: Hyper) -> State:
 
 def update(param: Array, grad: Array, state: State, hp: Hyper) -> tuple[Array, State]:
     xp = namespace(param)
-    lr, (beta1, beta2), eps = hp["lr"], hp["betas"], hp["eps"]
+    (beta1, beta2), eps = hp["betas"], hp["eps"]
     grad = signed_grad(grad, hp)
     param, grad = apply_weight_decay(param, grad, hp)
 
@@ -80,15 +80,26 @@ def update(param: Array, grad: Array, state: State, hp: Hyper) -> tuple[Array, S
         second = xp.maximum(state["max_exp_avg_sq"], exp_avg_sq)
         new_state["max_exp_avg_sq"] = second
 
+    step_size, root_scale = step_scalars(hp, step)
+    denom = xp.sqrt(second) / root_scale + eps
+    return param - step_size * (exp_avg / denom), new_state
+
+
+def step_scalars(hp: Hyper, step: float) -> tuple[float, float]:
+    """``(step_size, root_scale)`` of step ``step``: the update is
+    ``param - step_size * m / (sqrt(v) / root_scale + eps)``.
+
+    With torch's and the paper's epsilon, ``step_size = lr / (1 - beta1**t)`` and
+    ``root_scale = sqrt(1 - beta2**t)``; with ``eps_hat`` the root's correction moves into
+    the step size and ``root_scale`` is 1 (dividing by one is exact). Fused kernels call
+    this too, so the bias corrections are written once.
+    """
+    lr, (beta1, beta2) = float(hp["lr"]), hp["betas"]
     bias_correction1 = 1 - beta1**step
     bias_correction2_sqrt = math.sqrt(1 - beta2**step)
     if hp.get("eps_hat", False):
-        denom = xp.sqrt(second) + eps
-        step_size = lr * bias_correction2_sqrt / bias_correction1
-    else:
-        denom = xp.sqrt(second) / bias_correction2_sqrt + eps
-        step_size = lr / bias_correction1
-    return param - step_size * (exp_avg / denom), new_state
+        return lr * bias_correction2_sqrt / bias_correction1, 1.0
+    return lr / bias_correction1, bias_correction2_sqrt
 
 
 ADAM = Rule(

@@ -19,11 +19,10 @@ and :math:`c_2 = 1`: dividing by one is exact). 28 bytes per float32 parameter m
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 from numba import prange
 
+from ...rules.adam import step_scalars
 from ...rules.spec import Hyper, State
 from .contract import FusedKernel, decay_scalars
 from .jit import block_kernel, decayed, locate, memory_at, parallel_kernel
@@ -107,14 +106,9 @@ def arrays(state: State, param, hp: Hyper) -> tuple:
 
 def scalars(hp: Hyper, state: State) -> tuple[tuple, State]:
     """The rule's per-step scalars (:func:`adamkit.rules.adam.update`), in Python float64."""
-    lr, (beta1, beta2), eps = float(hp["lr"]), hp["betas"], float(hp["eps"])
+    (beta1, beta2), eps = hp["betas"], float(hp["eps"])
     step = state["step"] + 1
-    bias_correction1 = 1 - beta1**step
-    bias_correction2_sqrt = math.sqrt(1 - beta2**step)
-    if hp.get("eps_hat", False):
-        step_size, root_scale = lr * bias_correction2_sqrt / bias_correction1, 1.0
-    else:
-        step_size, root_scale = lr / bias_correction1, bias_correction2_sqrt
+    step_size, root_scale = step_scalars(hp, step)
     args = (
         *decay_scalars(hp),  # 0-3: sign, l2, weight_decay, decay
         1 - float(beta1),  # 4
