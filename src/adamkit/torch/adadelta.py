@@ -30,6 +30,9 @@ class Adadelta(RuleOptimizer):
         fused: ``None`` (default) uses a fused kernel where available, ``False`` the
             readable reference engine, ``True`` insists on a fused kernel (torch's
             Adadelta has no ``fused`` argument; adamkit accepts it for the engine choice).
+        state_bits: 32 (default: moments as the parameters), 16 (bfloat16 moments) or 8
+            (8-bit blockwise moments, Dettmers et al. 2022); the update is the same,
+            only the storage differs: see :mod:`adamkit.torch.lowbit`.
         foreach, capturable, differentiable: accepted for torch.optim compatibility.
 
     Example:
@@ -56,6 +59,7 @@ class Adadelta(RuleOptimizer):
         maximize: bool = False,
         differentiable: bool = False,
         fused: bool | None = None,
+        state_bits: int = 32,
     ) -> None:
         hyper = dict(lr=lr, rho=rho, eps=eps, weight_decay=weight_decay, maximize=maximize)
         super().__init__(
@@ -65,4 +69,5 @@ class Adadelta(RuleOptimizer):
             capturable=capturable,
             differentiable=differentiable,
             fused=fused,
+            state_bits=state_bits,
         )

@@ -34,6 +34,9 @@ class Adagrad(RuleOptimizer):
         maximize: ascend the objective instead of descending it.
         fused: ``None`` (default) uses a fused kernel where available, ``False`` the
             readable reference engine, ``True`` insists on a fused kernel.
+        state_bits: 32 (default: moments as the parameters), 16 (bfloat16 moments) or 8
+            (8-bit blockwise moments, Dettmers et al. 2022); the update is the same,
+            only the storage differs: see :mod:`adamkit.torch.lowbit`.
         foreach, differentiable: accepted for torch.optim compatibility.
 
     Example:
@@ -62,6 +65,7 @@ class Adagrad(RuleOptimizer):
         maximize: bool = False,
         differentiable: bool = False,
         fused: bool | None = None,
+        state_bits: int = 32,
     ) -> None:
         hyper = dict(
             lr=lr,
@@ -71,7 +75,9 @@ class Adagrad(RuleOptimizer):
             eps=eps,
             maximize=maximize,
         )
-        super().__init__(params, hyper, foreach=foreach, differentiable=differentiable, fused=fused)
+        super().__init__(
+            params, hyper, foreach=foreach, differentiable=differentiable, fused=fused, state_bits=state_bits
+        )
         # Eager state, so checkpoints interchange with torch.optim.Adagrad's from step 0.
         for group in self.param_groups:
             hp = {**plain_hyper(group), "initial_accumulator_value": initial_accumulator_value}

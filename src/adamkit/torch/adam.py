@@ -31,6 +31,9 @@ class Adam(RuleOptimizer):
         decoupled_weight_decay: shrink the parameters by :math:`1 - \eta\lambda` (AdamW).
         fused: ``None`` (default) uses the fused kernel where available, ``False`` the
             readable reference engine, ``True`` insists on the fused kernel.
+        state_bits: 32 (default: moments as the parameters), 16 (bfloat16 moments) or 8
+            (8-bit blockwise moments, Dettmers et al. 2022); the update is the same,
+            only the storage differs: see :mod:`adamkit.torch.lowbit`.
         foreach, capturable, differentiable: accepted for torch.optim compatibility.
 
     Sparse gradients (``nn.Embedding(sparse=True)``) are accepted: only the rows
@@ -61,6 +64,7 @@ class Adam(RuleOptimizer):
         capturable: bool = False,
         differentiable: bool = False,
         fused: bool | None = None,
+        state_bits: int = 32,
         decoupled_weight_decay: bool = False,
     ) -> None:
         hyper = dict(
@@ -79,6 +83,7 @@ class Adam(RuleOptimizer):
             capturable=capturable,
             differentiable=differentiable,
             fused=fused,
+            state_bits=state_bits,
         )
 
 
@@ -105,6 +110,7 @@ class AdamW(Adam):
         capturable: bool = False,
         differentiable: bool = False,
         fused: bool | None = None,
+        state_bits: int = 32,
     ) -> None:
         super().__init__(
             params,
@@ -118,5 +124,6 @@ class AdamW(Adam):
             capturable=capturable,
             differentiable=differentiable,
             fused=fused,
+            state_bits=state_bits,
             decoupled_weight_decay=True,
         )

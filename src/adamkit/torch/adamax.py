@@ -32,6 +32,9 @@ class Adamax(RuleOptimizer):
         fused: ``None`` (default) uses a fused engine where one exists, ``False`` the
             readable reference engine, ``True`` insists on a fused one. (torch.optim.Adamax
             has no ``fused`` argument; adamkit accepts it for the engine choice.)
+        state_bits: 32 (default: moments as the parameters), 16 (bfloat16 moments) or 8
+            (8-bit blockwise moments, Dettmers et al. 2022); the update is the same,
+            only the storage differs: see :mod:`adamkit.torch.lowbit`.
         capturable, differentiable: accepted for torch.optim compatibility.
 
     Example:
@@ -58,6 +61,7 @@ class Adamax(RuleOptimizer):
         differentiable: bool = False,
         capturable: bool = False,
         fused: bool | None = None,
+        state_bits: int = 32,
     ) -> None:
         hyper = dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, maximize=maximize)
         super().__init__(
@@ -67,4 +71,5 @@ class Adamax(RuleOptimizer):
             capturable=capturable,
             differentiable=differentiable,
             fused=fused,
+            state_bits=state_bits,
         )

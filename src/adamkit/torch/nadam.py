@@ -36,6 +36,9 @@ class NAdam(RuleOptimizer):
         fused: ``None`` (default) uses a fused engine where one exists, ``False`` the
             readable reference engine, ``True`` insists on a fused one. (torch.optim.NAdam
             has no ``fused`` argument; adamkit accepts it for the engine choice.)
+        state_bits: 32 (default: moments as the parameters), 16 (bfloat16 moments) or 8
+            (8-bit blockwise moments, Dettmers et al. 2022); the update is the same,
+            only the storage differs: see :mod:`adamkit.torch.lowbit`.
         foreach, capturable, differentiable: accepted for torch.optim compatibility.
 
     Example:
@@ -64,6 +67,7 @@ class NAdam(RuleOptimizer):
         capturable: bool = False,
         differentiable: bool = False,
         fused: bool | None = None,
+        state_bits: int = 32,
     ) -> None:
         hyper = dict(
             lr=lr,
@@ -81,4 +85,5 @@ class NAdam(RuleOptimizer):
             capturable=capturable,
             differentiable=differentiable,
             fused=fused,
+            state_bits=state_bits,
         )

@@ -14,6 +14,7 @@ from typing import Any
 import torch
 
 from ..rules.spec import Rule
+from . import lowbit
 from .engine import Engine, ReferenceEngine
 
 #: torch.optim's bookkeeping arguments, stored in every group as torch stores them
@@ -53,6 +54,7 @@ class RuleOptimizer(torch.optim.Optimizer):
         capturable: bool = False,
         differentiable: bool = False,
         fused: bool | None = None,
+        state_bits: int = 32,
     ) -> None:
         if differentiable:
             raise ValueError(
@@ -65,9 +67,11 @@ class RuleOptimizer(torch.optim.Optimizer):
                 "the host (CUDA graph capture needs torch.optim's capturable mode)"
             )
         self.rule.validate(hyper)
+        lowbit.check_state_bits(self.rule, {**hyper, "state_bits": state_bits})
         self._engine = choose_engine(self.rule, fused)
         defaults = {
             **hyper,
+            "state_bits": state_bits,  # moments in 32, 16 (bfloat16) or 8 bits: see adamkit.torch.lowbit
             "foreach": foreach,
             "capturable": capturable,
             "differentiable": differentiable,
@@ -80,9 +84,18 @@ class RuleOptimizer(torch.optim.Optimizer):
         """The engine executing the rule: ``"reference"`` or a fused engine's name."""
         return self._engine.name
 
+    @property
+    def state_precision(self) -> str | None:
+        """How the moments are stored when a group asks for ``state_bits`` 16 or 8 (else None)."""
+        return lowbit.describe(self.param_groups)
+
     def add_param_group(self, param_group: dict[str, Any]) -> None:
         super().add_param_group(param_group)
         self.rule.validate(self.param_groups[-1])
+        lowbit.check_state_bits(self.rule, self.param_groups[-1])
+        self._engine = lowbit.with_state_bits(
+            self._engine, self.rule, self.param_groups[-1], self.defaults["fused"]
+        )
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         super().__setstate__(state)
@@ -92,6 +105,8 @@ class RuleOptimizer(torch.optim.Optimizer):
                 group.setdefault(key, value)
         if not hasattr(self, "_engine"):
             self._engine = choose_engine(self.rule, self.defaults.get("fused"))
+        for group in self.param_groups:
+            self._engine = lowbit.with_state_bits(self._engine, self.rule, group, self.defaults.get("fused"))
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         """torch.optim's load, except that scalar state keeps the dtype it was saved in.
@@ -99,18 +114,28 @@ class RuleOptimizer(torch.optim.Optimizer):
         torch.optim casts every floating state tensor but ``step`` to its parameter's dtype;
         a rule's other scalars (NAdam's ``mu_product``, SWATS's switch rate) would lose
         precision in a bfloat16 model, so they are restored as saved.
+
+        Moments are put at this optimizer's ``state_bits`` (each group keeps its own), from
+        whatever precision they were saved in (:mod:`adamkit.torch.lowbit.convert`).
         """
         scalar_keys = self.rule.scalar_state
         saved = {
             i: {k: v.clone() for k, v in s.items() if k in scalar_keys and isinstance(v, torch.Tensor)}
             for i, s in state_dict["state"].items()
         }
+        moments = lowbit.moment_tensors(state_dict)
+        bits = [group["state_bits"] for group in self.param_groups]
         super().load_state_dict(state_dict)
+        for group, group_bits in zip(self.param_groups, bits, strict=True):
+            group["state_bits"] = group_bits  # this optimizer's precision, not the checkpoint's
         ids = [i for group in state_dict["param_groups"] for i in group["params"]]
         params = [p for group in self.param_groups for p in group["params"]]
         for i, param in zip(ids, params, strict=True):
             for key, value in saved.get(i, {}).items():
                 self.state[param][key] = value.to(device=param.device)
+        for i, param, param_bits in zip(ids, params, lowbit.bits_per_param(self.param_groups), strict=True):
+            if moments.get(i):
+                lowbit.convert_loaded(param, self.state[param], moments[i], param_bits)
 
     def __getstate__(self) -> dict[str, Any]:
         return {k: v for k, v in super().__getstate__().items() if k != "_engine"}

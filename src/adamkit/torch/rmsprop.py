@@ -35,6 +35,9 @@ class RMSprop(RuleOptimizer):
         fused: ``None`` (default) uses a fused kernel where available, ``False`` the
             readable reference engine, ``True`` insists on a fused kernel (torch's
             RMSprop has no ``fused`` argument; adamkit accepts it for the engine choice).
+        state_bits: 32 (default: moments as the parameters), 16 (bfloat16 moments) or 8
+            (8-bit blockwise moments, Dettmers et al. 2022); the update is the same,
+            only the storage differs: see :mod:`adamkit.torch.lowbit`.
         capturable, foreach, differentiable: accepted for torch.optim compatibility.
 
     Example:
@@ -63,6 +66,7 @@ class RMSprop(RuleOptimizer):
         differentiable: bool = False,
         *,
         fused: bool | None = None,
+        state_bits: int = 32,
     ) -> None:
         hyper = dict(
             lr=lr,
@@ -80,4 +84,5 @@ class RMSprop(RuleOptimizer):
             capturable=capturable,
             differentiable=differentiable,
             fused=fused,
+            state_bits=state_bits,
         )

@@ -33,6 +33,9 @@ class SGD(RuleOptimizer):
         maximize: ascend the objective instead of descending it.
         fused: ``None`` (default) uses a fused kernel where available, ``False`` the
             readable reference engine, ``True`` insists on a fused kernel.
+        state_bits: 32 (default: moments as the parameters), 16 (bfloat16 moments) or 8
+            (8-bit blockwise moments, Dettmers et al. 2022); the update is the same,
+            only the storage differs: see :mod:`adamkit.torch.lowbit`.
         foreach, differentiable: accepted for torch.optim compatibility.
 
     Example:
@@ -59,6 +62,7 @@ class SGD(RuleOptimizer):
         foreach: bool | None = None,
         differentiable: bool = False,
         fused: bool | None = None,
+        state_bits: int = 32,
     ) -> None:
         hyper = dict(
             lr=lr,
@@ -68,4 +72,6 @@ class SGD(RuleOptimizer):
             nesterov=nesterov,
             maximize=maximize,
         )
-        super().__init__(params, hyper, foreach=foreach, differentiable=differentiable, fused=fused)
+        super().__init__(
+            params, hyper, foreach=foreach, differentiable=differentiable, fused=fused, state_bits=state_bits
+        )

@@ -54,6 +54,9 @@ class SWATS(RuleOptimizer):
         maximize: ascend the objective instead of descending it.
         fused: ``None`` or ``False``: the reference engine (SWATS has no fused kernel, so
             ``True`` raises ``ValueError``).
+        state_bits: 32 (default: moments as the parameters), 16 (bfloat16 moments) or 8
+            (8-bit blockwise moments, Dettmers et al. 2022); the update is the same,
+            only the storage differs: see :mod:`adamkit.torch.lowbit`.
         foreach, capturable, differentiable: accepted for torch.optim compatibility.
 
     State per parameter: ``step``, ``exp_avg``, ``exp_avg_sq``, ``momentum_buffer`` and the
@@ -89,6 +92,7 @@ class SWATS(RuleOptimizer):
         capturable: bool = False,
         differentiable: bool = False,
         fused: bool | None = None,
+        state_bits: int = 32,
     ) -> None:
         hyper = dict(
             lr=lr,
@@ -105,6 +109,7 @@ class SWATS(RuleOptimizer):
             capturable=capturable,
             differentiable=differentiable,
             fused=fused,
+            state_bits=state_bits,
         )
 
     def switches(self) -> list[Switch]:
