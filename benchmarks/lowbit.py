@@ -87,6 +87,19 @@ def available(skip: set[str]) -> tuple[list[str], dict[str, str]]:
     return names, missing
 
 
+def tensor_bytes(t: torch.Tensor) -> int:
+    """Bytes a tensor holds; a tensor subclass (torchao's 8-bit state) is counted by its inner tensors."""
+    if type(t) not in (torch.Tensor, torch.nn.Parameter) and hasattr(t, "__tensor_flatten__"):
+        names, _ = t.__tensor_flatten__()
+        return sum(tensor_bytes(getattr(t, name)) for name in names)
+    return t.numel() * t.element_size()
+
+
+def state_bytes(opt: torch.optim.Optimizer) -> int:
+    """Bytes in the optimizer's per-parameter state (as :func:`memory.state_bytes`, subclasses unpacked)."""
+    return sum(tensor_bytes(v) for s in opt.state.values() for v in s.values() if isinstance(v, torch.Tensor))
+
+
 def timed(step: Callable[[], object]) -> float:
     start = time.perf_counter()
     step()
@@ -125,7 +138,7 @@ def bench_size(label: str, shapes, names: list[str], rounds: int, slow_rounds: i
                 "gbs": gbs,
                 "ceiling_pct": 100 * gbs / ceiling_gbs,
                 "steps_timed": len(times[name]),
-                "state_bytes_per_param": memory.state_bytes(opts[name]) / n,
+                "state_bytes_per_param": state_bytes(opts[name]) / n,
                 "step_peak_mb": None if peaks[name] is None else peaks[name] / 2**20,
             }
         )

@@ -1,0 +1,207 @@
+r"""Adam and AdamW with 8-bit or bfloat16 moments, fused: decode, update, encode in one sweep over memory.
+
+The update is :mod:`adamkit.rules.adam`'s, in float32 and in its order (the same
+arithmetic as :mod:`adamkit.torch.kernels.adam`, whose host code computes the per-step
+scalars); only where the moments live differs:
+
+* **16-bit**: ``m``, ``v`` (and AMSGrad's ``max v``) are bfloat16, read and written as
+  their 16 bits (:func:`.jit.bf16_load`, :func:`.jit.bf16_store_stochastic`: rounded
+  stochastically, see :func:`.codecs.to_bfloat16`). 20 bytes move per parameter (read
+  p, g, m, v; write p, m, v) instead of 28.
+* **8-bit**: each block of 256 values has 256 codes and one float32 ``absmax``. Per
+  block, the old moments are decoded into buffers of 256 floats (in the L1 cache); the
+  update runs over them (a vectorised loop, as the fp32 kernel's), keeping the new
+  moments there and taking their largest magnitudes; then the codes are written relative
+  to the new ``absmax`` (:func:`.jit.encode_block`, vectorised too). Memory is read and
+  written once: about 16 bytes per parameter.
+
+Work layout: one parallel loop over *units* of up to 64 blocks (16,384 values) of every
+tensor of the group, as :mod:`adamkit.torch.kernels.jit` lays out the fp32 kernels; a
+unit never straddles two tensors, and its blocks start at multiples of 256 of their tensor.
+Row ``t`` of ``addresses`` is, for 8 bits, ``param, grad, m codes, m absmax, v codes,
+v absmax, max-v codes, max-v absmax`` (0 for the last two without AMSGrad); for 16 bits
+``param, grad, m, v, max v``, and row ``t`` of ``seeds`` their rounding seeds. Row ``t``
+of ``scalars`` is :func:`adamkit.torch.kernels.adam.scalars`' arguments in float32.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import prange
+
+from ..kernels.jit import block_kernel, decayed, element, memory_at, parallel_kernel
+from . import simd
+from .dynamic_map import SIGNED, UNSIGNED
+from .jit import bf16_load, bf16_store_stochastic, decode_block, encode_block, magnitude_bits, rounding
+
+BLOCK = 256  # values per absmax (the quantisation block)
+UNIT = 64 * BLOCK  # values per unit of parallel work
+
+#: The maps the 8-bit kernels read: decode table and rounding constants, signed then unsigned.
+MAPS = (SIGNED.decode, rounding(SIGNED), UNSIGNED.decode, rounding(UNSIGNED))
+#: The encoder: 16 values per instruction with AVX-512 (:mod:`.simd`), else the portable loop.
+ENCODE = simd.encode_block_simd if simd.AVAILABLE else encode_block
+_U8 = np.zeros(1, np.uint8)
+_U16 = np.zeros(1, np.uint16)
+
+
+def unit_starts(sizes: np.ndarray) -> np.ndarray:
+    """``starts[t]``: the index of tensor ``t``'s first unit; ``starts[-1]`` is the number of units."""
+    starts = np.zeros(len(sizes) + 1, np.int64)
+    np.cumsum((sizes + UNIT - 1) // UNIT, out=starts[1:])
+    return starts
+
+
+@block_kernel
+def locate(u, sizes, starts):
+    """Unit ``u``: its tensor and its element range ``lo:hi``."""
+    t = np.searchsorted(starts, u, side="right") - 1
+    lo = (u - starts[t]) * UNIT
+    return t, lo, min(lo + UNIT, sizes[t])
+
+
+@element
+def moments(g, m_old, v_old, one_minus_beta1, beta2, one_minus_beta2):
+    """Adam's new moments from the old ones: ``lerp(m, g, 1 - beta1)`` and ``v*beta2 + (1-beta2)g^2``."""
+    return m_old + one_minus_beta1 * (g - m_old), v_old * beta2 + one_minus_beta2 * (g * g)
+
+
+@element
+def running_max(old, v):
+    """AMSGrad's ``maximum(max_exp_avg_sq, exp_avg_sq)``, NaN propagating as torch.maximum."""
+    return old if (old > v or old != old) else v
+
+
+@block_kernel
+def adam_update(param, grad, m, v, s):
+    """The parameters of one block updated; ``m`` and ``v`` (decoded) replaced by the new moments.
+
+    Returns the bits of the new moments' largest magnitudes (integer maxima vectorise).
+    """
+    sign, l2, weight_decay, decay = s[0], s[1] != 0, s[2], s[3]
+    one_minus_beta1, beta2, one_minus_beta2 = s[4], s[5], s[6]
+    step_size, bias_correction2_sqrt, eps = s[8], s[9], s[10]
+    m_max, v_max = np.int32(0), np.int32(0)
+    for i in range(param.size):
+        g, p = decayed(grad[i], param[i], sign, l2, weight_decay, decay)
+        m_new, v_new = moments(g, m[i], v[i], one_minus_beta1, beta2, one_minus_beta2)
+        m[i] = m_new
+        v[i] = v_new
+        m_max = max(m_max, magnitude_bits(m_new))
+        v_max = max(v_max, magnitude_bits(v_new))
+        param[i] = p - step_size * (m_new / (np.sqrt(v_new) / bias_correction2_sqrt + eps))
+    return m_max, v_max, np.int32(0)
+
+
+@block_kernel
+def adam_update_amsgrad(param, grad, m, v, x, s):
+    """As :func:`adam_update`, and ``x`` (decoded) replaced by the running maximum of ``v``."""
+    sign, l2, weight_decay, decay = s[0], s[1] != 0, s[2], s[3]
+    one_minus_beta1, beta2, one_minus_beta2 = s[4], s[5], s[6]
+    step_size, bias_correction2_sqrt, eps = s[8], s[9], s[10]
+    m_max, v_max, x_max = np.int32(0), np.int32(0), np.int32(0)
+    for i in range(param.size):
+        g, p = decayed(grad[i], param[i], sign, l2, weight_decay, decay)
+        m_new, v_new = moments(g, m[i], v[i], one_minus_beta1, beta2, one_minus_beta2)
+        m[i] = m_new
+        v[i] = v_new
+        m_max = max(m_max, magnitude_bits(m_new))
+        v_max = max(v_max, magnitude_bits(v_new))
+        v_new = running_max(x[i], v_new)
+        x[i] = v_new
+        x_max = max(x_max, magnitude_bits(v_new))
+        param[i] = p - step_size * (m_new / (np.sqrt(v_new) / bias_correction2_sqrt + eps))
+    return m_max, v_max, x_max
+
+
+@block_kernel
+def adam8_unit(u, addresses, sizes, starts, scalars, signed_table, signed_map, unsigned_table, unsigned_map):
+    """Unit ``u``: each 256-value block decoded, updated and encoded, its moments in an L1-sized buffer."""
+    t, lo, hi = locate(u, sizes, starts)
+    a, s = addresses[t], scalars[t]
+    amsgrad = s[7] != 0
+    first, last = lo // BLOCK, (hi + BLOCK - 1) // BLOCK
+    param = memory_at(a[0], lo, hi, signed_table)
+    grad = memory_at(a[1], lo, hi, signed_table)
+    m_codes = memory_at(a[2], lo, hi, _U8)
+    m_absmax = memory_at(a[3], first, last, signed_table)
+    v_codes = memory_at(a[4], lo, hi, _U8)
+    v_absmax = memory_at(a[5], first, last, signed_table)
+    x_codes = memory_at(a[6], lo, hi if amsgrad else lo, _U8)
+    x_absmax = memory_at(a[7], first, last if amsgrad else first, signed_table)
+    buffers = np.empty((3, BLOCK), np.float32)
+    for b in range(last - first):
+        j, k = b * BLOCK, min((b + 1) * BLOCK, hi - lo)
+        m, v, x = buffers[0, : k - j], buffers[1, : k - j], buffers[2, : k - j]
+        decode_block(m_codes[j:k], signed_table, m_absmax[b], m)
+        decode_block(v_codes[j:k], unsigned_table, v_absmax[b], v)
+        if amsgrad:
+            decode_block(x_codes[j:k], unsigned_table, x_absmax[b], x)
+            m_max, v_max, x_max = adam_update_amsgrad(param[j:k], grad[j:k], m, v, x, s)
+            x_absmax[b] = ENCODE(x, x_max, x_codes[j:k], False, unsigned_map)
+        else:
+            m_max, v_max, x_max = adam_update(param[j:k], grad[j:k], m, v, s)
+        m_absmax[b] = ENCODE(m, m_max, m_codes[j:k], True, signed_map)
+        v_absmax[b] = ENCODE(v, v_max, v_codes[j:k], False, unsigned_map)
+
+
+@parallel_kernel
+def adam8_parallel(addresses, sizes, starts, scalars, st, sm, ut, um):
+    for u in prange(starts[-1]):
+        adam8_unit(u, addresses, sizes, starts, scalars, st, sm, ut, um)
+
+
+@block_kernel
+def adam8_serial(addresses, sizes, starts, scalars, st, sm, ut, um):
+    for u in range(starts[-1]):
+        adam8_unit(u, addresses, sizes, starts, scalars, st, sm, ut, um)
+
+
+@block_kernel
+def adam16_unit(u, addresses, sizes, starts, scalars, seeds):
+    """Unit ``u``: bfloat16 moments loaded, updated in float32, rounded back stochastically.
+
+    ``seeds[t]``: the rounding seeds of ``m``, ``v`` and ``max v`` (:func:`.codecs.rounding_seed`).
+    """
+    t, lo, hi = locate(u, sizes, starts)
+    a, s = addresses[t], scalars[t]
+    sign, l2, weight_decay, decay = s[0], s[1] != 0, s[2], s[3]
+    one_minus_beta1, beta2, one_minus_beta2 = s[4], s[5], s[6]
+    amsgrad, step_size, bias_correction2_sqrt, eps = s[7] != 0, s[8], s[9], s[10]
+    m_seed, v_seed, x_seed = seeds[t, 0], seeds[t, 1], seeds[t, 2]
+    param = memory_at(a[0], lo, hi, scalars)
+    grad = memory_at(a[1], lo, hi, scalars)
+    exp_avg = memory_at(a[2], lo, hi, _U16)
+    exp_avg_sq = memory_at(a[3], lo, hi, _U16)
+    max_exp_avg_sq = memory_at(a[4], lo, hi if amsgrad else lo, _U16)
+    # Two loops, not one with a branch inside: LLVM vectorises each but not the branching one.
+    if amsgrad:
+        for i in range(hi - lo):
+            g, p = decayed(grad[i], param[i], sign, l2, weight_decay, decay)
+            m_old, v_old = bf16_load(exp_avg[i]), bf16_load(exp_avg_sq[i])
+            m, v = moments(g, m_old, v_old, one_minus_beta1, beta2, one_minus_beta2)
+            exp_avg[i] = bf16_store_stochastic(m, lo + i, m_seed)
+            exp_avg_sq[i] = bf16_store_stochastic(v, lo + i, v_seed)
+            v = running_max(bf16_load(max_exp_avg_sq[i]), v)
+            max_exp_avg_sq[i] = bf16_store_stochastic(v, lo + i, x_seed)
+            param[i] = p - step_size * (m / (np.sqrt(v) / bias_correction2_sqrt + eps))
+    else:
+        for i in range(hi - lo):
+            g, p = decayed(grad[i], param[i], sign, l2, weight_decay, decay)
+            m_old, v_old = bf16_load(exp_avg[i]), bf16_load(exp_avg_sq[i])
+            m, v = moments(g, m_old, v_old, one_minus_beta1, beta2, one_minus_beta2)
+            exp_avg[i] = bf16_store_stochastic(m, lo + i, m_seed)
+            exp_avg_sq[i] = bf16_store_stochastic(v, lo + i, v_seed)
+            param[i] = p - step_size * (m / (np.sqrt(v) / bias_correction2_sqrt + eps))
+
+
+@parallel_kernel
+def adam16_parallel(addresses, sizes, starts, scalars, seeds):
+    for u in prange(starts[-1]):
+        adam16_unit(u, addresses, sizes, starts, scalars, seeds)
+
+
+@block_kernel
+def adam16_serial(addresses, sizes, starts, scalars, seeds):
+    for u in range(starts[-1]):
+        adam16_unit(u, addresses, sizes, starts, scalars, seeds)

@@ -1,0 +1,143 @@
+"""How one moment tensor is stored: float (32-bit), bfloat16 (16-bit) or 8-bit blockwise codes.
+
+The readable torch version of each codec; the fused kernels (:mod:`.jit`) perform the
+same float32 operations, so both produce the same stored bits.
+
+State keys (in ``optimizer.state[param]`` and in ``state_dict()["state"][i]``), for a
+moment called ``name`` (torch's name: ``exp_avg``, ``exp_avg_sq``, ``max_exp_avg_sq``,
+``momentum_buffer``, ``square_avg``, ``sum``, ...):
+
+=============  ==========================================================================
+precision      stored under
+=============  ==========================================================================
+32             ``name``: a float tensor shaped like the parameter (torch.optim's layout)
+16             ``name``: a ``torch.bfloat16`` tensor shaped like the parameter (rounded
+               stochastically where the rule counts steps: :func:`to_bfloat16`)
+8              ``name + "_codes"``: ``torch.uint8``, shaped like the parameter; and
+               ``name + "_absmax"``: ``torch.float32``, one scale per block of 256
+               values of the flattened parameter (``ceil(numel / 256)`` values)
+=============  ==========================================================================
+
+An 8-bit value is ``decode[code] * absmax[block]``, with ``decode`` the signed map
+(first moments: ``exp_avg``, ``momentum_buffer``, ``grad_avg``) or the unsigned map
+(second moments) of :mod:`.dynamic_map`. Storage per parameter: 1 byte plus 4/256
+(0.016) bytes per moment.
+"""
+
+from __future__ import annotations
+
+import zlib
+
+import torch
+
+from .dynamic_map import SIGNED, UNSIGNED, DynamicMap
+
+BLOCK = 256  # values per absmax
+CODES, ABSMAX = "_codes", "_absmax"
+
+
+def codes_key(name: str) -> str:
+    return name + CODES
+
+
+def absmax_key(name: str) -> str:
+    return name + ABSMAX
+
+
+def dynamic_map(signed: bool) -> DynamicMap:
+    return SIGNED if signed else UNSIGNED
+
+
+def _blocks(x: torch.Tensor) -> torch.Tensor:
+    """``x`` flattened in float32 and zero-padded to whole blocks: shape (blocks, 256)."""
+    flat = x.detach().reshape(-1).to(torch.float32)
+    pad = (-flat.numel()) % BLOCK
+    if pad:
+        flat = torch.cat([flat, flat.new_zeros(pad)])
+    return flat.view(-1, BLOCK)
+
+
+def _table(values, device: torch.device) -> torch.Tensor:
+    return torch.as_tensor(values, device=device)
+
+
+def quantize(x: torch.Tensor, signed: bool) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(codes, absmax)`` of ``x``: uint8 codes shaped like ``x``, float32 scales per 256 values.
+
+    Per block: ``absmax = max |x|``; each value gets the code nearest to ``x / absmax``
+    (:mod:`.dynamic_map`; an all-zero block divides by one).
+    """
+    cmap = dynamic_map(signed)
+    blocks = _blocks(x)
+    absmax = blocks.abs().amax(dim=1)
+    divisor = torch.where(absmax != 0, absmax, torch.ones_like(absmax))
+    normalized = blocks / divisor[:, None]
+    y = normalized.abs()
+    decade = torch.zeros(y.shape, dtype=torch.int64, device=y.device)  # index of the decade's constants
+    for cut in cmap.cuts.tolist():  # the number of cuts y reaches (NaN reaches none)
+        decade += y >= cut
+    top = _table(cmap.tops, x.device)[decade]
+    z = torch.floor((y - _table(cmap.starts, x.device)[decade]) * _table(cmap.inv_widths, x.device)[decade])
+    z = torch.where(z > 0, z, torch.zeros_like(z))  # NaN -> 0, as the kernels' comparisons do
+    z = torch.where(z < top, z, top)
+    codes = (top + z).to(torch.int32)
+    if signed:
+        codes = codes | (torch.signbit(normalized).to(torch.int32) << 7)
+    codes = codes.reshape(-1)[: x.numel()].to(torch.uint8).reshape(x.shape)
+    return codes, absmax
+
+
+def dequantize(codes: torch.Tensor, absmax: torch.Tensor, signed: bool) -> torch.Tensor:
+    """The float32 values ``decode[codes] * absmax`` (shaped like ``codes``)."""
+    table = _table(dynamic_map(signed).decode, codes.device)
+    values = table[codes.reshape(-1).long()]
+    n = values.numel()
+    scales = absmax.to(torch.float32).repeat_interleave(BLOCK)[:n]
+    return (values * scales).reshape(codes.shape)
+
+
+def to_bfloat16(x: torch.Tensor, seed: int | None = None) -> torch.Tensor:
+    """``x`` rounded to bfloat16: stochastically with a ``seed``, else to nearest (ties to even).
+
+    Why stochastic: an exponential moving average such as Adam's ``v`` (``beta2 = 0.999``)
+    changes by about 0.1 % a step, less than half a bfloat16 ulp (0.2 % to 0.4 %), so
+    rounding to nearest gives the old value back: ``v`` never decays. Rounding up with
+    probability equal to the dropped fraction is unbiased, so the average follows. The
+    random 16 bits of element ``i`` are the top bits of ``(i + seed) * GOLDEN mod 2**32``
+    (a Weyl sequence over the elements, shifted each step by the hashed ``seed`` of
+    :func:`rounding_seed`: step and moment), the same in the numba kernels: reproducible,
+    bit for bit.
+    """
+    x = x.detach().to(torch.float32)
+    if seed is None:
+        return x.to(torch.bfloat16)
+    bits = x.view(torch.int32).to(torch.int64) & 0xFFFFFFFF
+    index = torch.arange(x.numel(), dtype=torch.int64, device=x.device).view(x.shape)
+    noise = _mul32((index + seed) & 0xFFFFFFFF, GOLDEN) >> 16
+    special = (bits & 0x7F800000) == 0x7F800000  # inf and NaN: no rounding to do
+    out = torch.where(special, bits >> 16, (bits + noise) >> 16)
+    out = torch.where(torch.isnan(x), torch.full_like(out, 0x7FC0), out)
+    return (out - ((out >> 15) << 16)).to(torch.int16).view(torch.bfloat16)  # 16 bits, as int16
+
+
+GOLDEN = 0x9E3779B1  # 2**32 / golden ratio, odd: multiplying by it spreads consecutive integers
+
+
+def _mul32(x: torch.Tensor, c: int) -> torch.Tensor:
+    """``x * c mod 2**32`` for int64 ``x`` in [0, 2**32), without overflowing int64."""
+    low, high = c & 0xFFFF, c >> 16
+    return (x * low + (((x * high) & 0xFFFF) << 16)) & 0xFFFFFFFF
+
+
+def _hash32(x: int) -> int:
+    """Wellons' "lowbias32" integer hash (32 bits)."""
+    x ^= x >> 16
+    x = (x * 0x7FEB352D) & 0xFFFFFFFF
+    x ^= x >> 15
+    x = (x * 0x846CA68B) & 0xFFFFFFFF
+    return x ^ (x >> 16)
+
+
+def rounding_seed(step: float, name: str) -> int:
+    """The seed of moment ``name``'s stochastic rounding at ``step``: 32 well-mixed bits."""
+    return _hash32((int(step) * GOLDEN + zlib.crc32(name.encode())) & 0xFFFFFFFF)

@@ -1,0 +1,129 @@
+r"""The 8-bit dynamic code maps of Dettmers et al., and how a value is rounded to its code.
+
+A code stands for a value in [-1, 1]; a block of values is stored as the codes nearest
+to ``x / absmax``, where ``absmax`` is the block's largest magnitude (:mod:`.codecs`).
+
+**The maps** (Dettmers, Lewis, Shleifer and Zettlemoyer, "8-bit Optimizers via
+Block-wise Quantization", ICLR 2022, section 2: dynamic quantization, after the
+"dynamic tree" of Dettmers 2016): a magnitude is a decimal exponent times a linear
+fraction. Decade :math:`k` (:math:`k = 0 .. D-1`) spans
+:math:`[10^{k-D}, 10^{k-D+1}]` and holds :math:`n_k = 2^{k+1}` codes, the midpoints of
+:math:`n_k` equal bins, so large values get many codes and small ones still get some.
+Zero and one are added exactly: zero so that the moments of unused entries stay zero,
+one so that the block's largest value is stored without error. Magnitude codes run
+0 (zero), then decade by decade (decade :math:`k` starts at code :math:`n_k - 1`), then
+:math:`2^{D+1} - 1` (one).
+
+* ``UNSIGNED`` (second moments, never negative): :math:`D = 7` decades (1e-7 .. 1),
+  2 + 4 + ... + 128 = 254 midpoints plus 0 and 1: 256 codes. The sign bit of the tree
+  buys one more fraction bit, as the paper does for unsigned state.
+* ``SIGNED`` (first moments): bit 7 is the sign, bits 0-6 a magnitude code of
+  :math:`D = 6` decades (1e-6 .. 1): 126 midpoints plus 0 and 1. Symmetric: ``-x`` has
+  the code of ``x`` with bit 7 set. (bitsandbytes' signed map keeps one more decade
+  below and +1 but not -1; a symmetric map is what makes the rounding below one formula.)
+
+**Rounding without a search or a table lookup per value** (so that a kernel's loop
+vectorises): let ``y = |x / absmax|``. The decade boundaries used for rounding are the
+*cuts*, the midpoints between neighbouring decades' outer codes (and between 0 and the
+first code, and between the last midpoint and 1). With ``d`` the number of cuts ``<= y``
+minus one, and the per-decade constants ``start`` (the decade's lower end), ``inv_width``
+(bins per unit) and ``top`` (:math:`n_d - 1`, the decade's first code):
+
+.. code-block:: python
+
+    z = floor((y - start[d]) * inv_width[d])     # the bin of y in its decade
+    z = clamp(z, 0, top[d])                      # (written as two comparisons: NaN -> 0)
+    code = top[d] + z                            # | 0x80 for a negative x (signed map)
+
+The bins' edges are exactly the midpoints between neighbouring codes, so this is the
+nearest code, up to float32 rounding for a value within a few ulps of a midpoint (where
+either neighbour is as near). Zero and one are decades of one code (``inv_width`` 0).
+Every step is an IEEE float32 operation, so the torch codec and the numba kernels, which
+perform the same operations in the same order, produce the same codes bit for bit.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+#: Rounding tables are padded to this many decades (zero and one included), so that
+#: both maps share one kernel: 8 cuts, 9 decade entries.
+CUTS = 8
+
+
+@dataclass(frozen=True)
+class DynamicMap:
+    """One code map: its values and its rounding constants (all float32).
+
+    Attributes:
+      signed: bit 7 of a code is the sign; bits 0-6 index ``magnitudes``.
+      magnitudes: what a magnitude code stands for, in [0, 1], increasing.
+      decode: code (0..255) -> value in [-1, 1]: what a code stores, times ``absmax``.
+      cuts: ``CUTS`` decade boundaries for rounding, increasing (``inf`` as padding).
+      starts, inv_widths, tops: per decade ``d + 1`` (``d = -1`` is zero): the lower end,
+        bins per unit of value, and the first code (``tops[d + 1] == n_d - 1``).
+    """
+
+    signed: bool
+    magnitudes: np.ndarray
+    decode: np.ndarray
+    cuts: np.ndarray
+    starts: np.ndarray
+    inv_widths: np.ndarray
+    tops: np.ndarray
+
+
+def build(decades: int, signed: bool) -> DynamicMap:
+    """The dynamic map of ``decades`` decades (in float64, then rounded to float32)."""
+    starts, inv_widths, tops = [0.0], [0.0], [0.0]  # d = -1: the code of zero
+    magnitudes = [0.0]
+    for k in range(decades):
+        bins = 2 ** (k + 1)
+        low = 10.0 ** (k - decades)
+        width = 9 * low / bins
+        starts.append(low)
+        inv_widths.append(bins / (9 * low))
+        tops.append(bins - 1)
+        magnitudes.extend(low + (np.arange(bins) + 0.5) * width)
+    magnitudes.append(1.0)
+    starts.append(1.0)  # d = decades: the code of one
+    inv_widths.append(0.0)
+    tops.append(2 ** (decades + 1) - 1)
+    mags = np.array(magnitudes)
+    # the cuts: between zero and the first midpoint, between decades' outer codes, before one
+    outer = [0] + [2 ** (k + 1) - 1 for k in range(1, decades + 1)]
+    cuts = [(mags[c - 1] + mags[c]) / 2 for c in [1] + outer[1:]]
+    pad = CUTS + 1 - len(starts)
+    mags32 = mags.astype(np.float32)
+    decode = np.concatenate([mags32, -mags32]) if signed else mags32
+    return DynamicMap(
+        signed,
+        mags32,
+        decode.astype(np.float32),
+        np.array(cuts + [np.inf] * pad, np.float32),
+        np.array(starts + starts[-1:] * pad, np.float32),
+        np.array(inv_widths + inv_widths[-1:] * pad, np.float32),
+        np.array(tops + tops[-1:] * pad, np.float32),
+    )
+
+
+SIGNED = build(6, signed=True)
+UNSIGNED = build(7, signed=False)
+
+
+def encode_numpy(x: np.ndarray, cmap: DynamicMap) -> np.ndarray:
+    """Codes of normalised values ``x`` (``x / absmax``, float32): the rounding above, in NumPy."""
+    x = np.asarray(x, np.float32)
+    y = np.abs(x)
+    d = (y[..., None] >= cmap.cuts).sum(-1)
+    top = cmap.tops[d]
+    with np.errstate(invalid="ignore"):
+        z = np.floor((y - cmap.starts[d]) * cmap.inv_widths[d])
+        z = np.where(z > 0, z, np.float32(0))
+        z = np.where(z < top, z, top)
+    code = (top + z).astype(np.int32)
+    if cmap.signed:
+        code |= np.signbit(x).astype(np.int32) << 7
+    return code.astype(np.uint8)

@@ -1,0 +1,143 @@
+"""The engine for groups with ``state_bits`` 16 or 8: decode, run the rule in float32, encode.
+
+Per parameter of a group (:func:`.state.precision_for` decides its precision):
+
+* moments kept at 32 bits in the parameter's own dtype (float32/float64 tensors under
+  4096 values at 8 bits, complex parameters): the optimizer's usual engine (fused or
+  reference), exactly as with ``state_bits=32``;
+* bfloat16 or 8-bit moments of a float32 parameter, where a kernel family exists for the
+  rule (:data:`KERNELS`): one fused call for all of them (:mod:`.fused`);
+* everything else: the **reference path**, the readable oracle of the fused kernels:
+  the moments decoded to float32 (float64 for a float64 parameter), the rule's own
+  ``update`` on float32 copies of the parameter and gradient, the new moments encoded
+  and the parameter rounded back to its dtype. The math is the rule's; only the codec
+  differs from ``state_bits=32``.
+
+Devices: the kernels here are CPU (numba). A GPU engine (Triton kernels over the same
+codecs: same keys, same maps, same rounding formula) registers in :data:`KERNELS` under
+its device type; parameters on a device without kernels take the reference path, which
+is plain torch and runs anywhere.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+from typing import Any
+
+import torch
+
+from ...rules.spec import Rule, State
+from ..engine import Engine, fresh_state, plain_hyper
+from .state import MOMENTS, precision_for, read_moment, work_dtype, write_moment
+
+#: (device type, rule name) -> "module:attribute" of a low-bit kernel family (imported on first use).
+#: A Triton family for CUDA would add ("cuda", "adam") here.
+KERNELS: dict[tuple[str, str], str] = {
+    ("cpu", "adam"): "adamkit.torch.lowbit.fused:ADAM_LOWBIT",
+    ("cpu", "adamw"): "adamkit.torch.lowbit.fused:ADAM_LOWBIT",
+}
+
+
+def kernel_for(rule: Rule, device_type: str = "cpu") -> Any | None:
+    """The low-bit kernel family for ``rule`` on ``device_type`` (imports numba), or None."""
+    target = KERNELS.get((device_type, rule.name))
+    if target is None or importlib.util.find_spec("numba") is None:
+        return None
+    module, attribute = target.split(":")
+    return getattr(importlib.import_module(module), attribute)
+
+
+class LowBitEngine:
+    """Runs groups with ``state_bits`` 16 or 8; groups with 32 go to ``full``, the usual engine."""
+
+    def __init__(self, rule: Rule, full: Engine, fused: bool | None) -> None:
+        self.full = full
+        self.kernel = None if fused is False else kernel_for(rule)
+        if fused and self.kernel is None:
+            raise ValueError(
+                f"Invalid state_bits (state_bits) with fused=True: no fused low-bit engine for {rule.name} "
+                "(use fused=None for the reference path)"
+            )
+        self.name = "fused" if self.kernel is not None else "reference"
+
+    def step_group(self, rule: Rule, group: dict[str, Any], state: dict) -> None:
+        bits = group.get("state_bits", 32)
+        if bits == 32:
+            self.full.step_group(rule, group, state)
+            return
+        hp = plain_hyper(group)
+        full, fused, reference = [], [], []
+        for param in group["params"]:
+            grad = param.grad
+            if grad is None:
+                continue
+            if grad.is_sparse:
+                raise ValueError(
+                    f"{rule.title} with state_bits={bits}: sparse gradients need state_bits=32 "
+                    "(the rows of a sparse update do not fill whole quantisation blocks)"
+                )
+            precision = precision_for(param, bits)
+            if precision == 32 and param.dtype == work_dtype(param) or param.is_complex():
+                full.append(param)
+            elif self.kernel is not None and self.kernel.takes(param, state[param], hp, precision):
+                fused.append(param)
+            else:
+                reference.append(param)
+        if full:
+            self.full.step_group(rule, {**group, "params": full}, state)
+        if fused:
+            self.kernel.step(rule, fused, hp, state, bits)
+        for param in reference:
+            step_reference(rule, param, state[param], hp, precision_for(param, bits))
+
+
+def step_reference(
+    rule: Rule, param: torch.Tensor, p_state: State, hp: dict[str, Any], precision: int
+) -> None:
+    """One step of ``param``: moments decoded, the rule in float32 (float64), moments encoded."""
+    dtype = work_dtype(param)
+    weights = param.detach().to(dtype)
+    grad = param.grad.to(dtype)
+    if not p_state:
+        p_state.update(fresh_lowbit_state(rule, weights, hp, precision))
+    new_param, new_state = rule.update(weights, grad, decoded_state(rule, p_state, dtype), hp)
+    param.detach().copy_(new_param)
+    store_state(rule, p_state, new_state, precision, dtype)
+
+
+def fresh_lowbit_state(rule: Rule, weights: torch.Tensor, hp: dict[str, Any], precision: int) -> State:
+    """The rule's initial state (from float32/float64 ``weights``) with its moments encoded."""
+    start = fresh_state(rule, weights, hp)
+    p_state: State = {}
+    store_state(rule, p_state, start, precision, weights.dtype)
+    return p_state
+
+
+def decoded_state(rule: Rule, p_state: State, dtype: torch.dtype) -> State:
+    """The state as the rule reads it: moments decoded to ``dtype``, scalar tensors as floats."""
+    out: State = {}
+    for key, value in p_state.items():
+        if key in rule.scalar_state and isinstance(value, torch.Tensor):
+            out[key] = value.item()
+        elif not isinstance(value, torch.Tensor):
+            out[key] = value
+    for name in MOMENTS[rule.name]:
+        moment = read_moment(p_state, name, dtype)
+        if moment is not None:
+            out[name] = moment
+    return out
+
+
+def store_state(rule: Rule, p_state: State, new: State, precision: int, dtype: torch.dtype) -> None:
+    """Write the rule's new state: moments encoded at ``precision``, scalars into their 0-dim tensors."""
+    moments = MOMENTS[rule.name]
+    step = new.get("step")  # seeds bfloat16's stochastic rounding (None: round to nearest)
+    for key, value in new.items():
+        old = p_state.get(key)
+        if key in moments and isinstance(value, torch.Tensor):
+            write_moment(p_state, key, value, precision, dtype, step)
+        elif key in rule.scalar_state and isinstance(old, torch.Tensor):
+            old.fill_(value)
+        else:
+            p_state[key] = value

@@ -1,0 +1,140 @@
+"""Host side of the fused low-bit Adam/AdamW kernels: which parameters they take, and one call per step.
+
+Per step, in Python, O(1) work per tensor: check that the kernel can take it (float32,
+dense, contiguous, on the CPU; its moments stored at the group's precision), compute the
+per-step scalars once per distinct ``step`` (:func:`adamkit.torch.kernels.adam.scalars`,
+the same host code as the fp32 kernel), and note the addresses. Then one kernel call per
+precision updates every tensor, its units of 16,384 values spread over the cores.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numba
+import numpy as np
+import torch
+
+from ...rules.spec import Rule, State
+from ..fused import bump_versions, plain
+from ..kernels.adam import scalars as adam_scalars
+from ..kernels.jit import PARALLEL_MIN
+from . import adam_kernels as kernels
+from .codecs import BLOCK, absmax_key, codes_key, rounding_seed
+from .engine import fresh_lowbit_state
+
+MOMENT_NAMES = ("exp_avg", "exp_avg_sq", "max_exp_avg_sq")  # in the kernels' order
+
+
+def moment_names(hp: dict[str, Any]) -> tuple[str, ...]:
+    return MOMENT_NAMES if hp["amsgrad"] else MOMENT_NAMES[:2]
+
+
+def stored_as(p_state: State, name: str, param: torch.Tensor, precision: int) -> bool:
+    """Whether moment ``name`` is stored at ``precision`` in the layout the kernels read."""
+    if precision == 16:
+        t = p_state.get(name)
+        return (
+            isinstance(t, torch.Tensor) and t.dtype == torch.bfloat16 and t.shape == param.shape and plain(t)
+        )
+    codes, absmax = p_state.get(codes_key(name)), p_state.get(absmax_key(name))
+    return (
+        isinstance(codes, torch.Tensor)
+        and isinstance(absmax, torch.Tensor)
+        and codes.dtype == torch.uint8
+        and codes.shape == param.shape
+        and plain(codes)
+        and absmax.dtype == torch.float32
+        and absmax.numel() == -(-param.numel() // BLOCK)
+        and plain(absmax)
+    )
+
+
+class AdamLowBit:
+    """The fused 16-bit and 8-bit Adam/AdamW kernels (:mod:`.adam_kernels`) and their host code."""
+
+    name = "adam"
+
+    def takes(self, param: torch.Tensor, p_state: State, hp: dict[str, Any], precision: int) -> bool:
+        grad = param.grad
+        if precision not in (8, 16) or param.dtype != torch.float32 or hp.get("differentiable", False):
+            return False
+        if not (grad.dtype == param.dtype and grad.shape == param.shape and plain(param) and plain(grad)):
+            return False
+        if not p_state:  # created at the first step, in the kernels' layout
+            return True
+        return "step" in p_state and all(stored_as(p_state, n, param, precision) for n in moment_names(hp))
+
+    def step(
+        self, rule: Rule, params: list[torch.Tensor], hp: dict[str, Any], state: dict, bits: int
+    ) -> None:
+        """One step of ``params`` (all taken by :meth:`takes` at precision ``bits``): one kernel call."""
+        addresses, sizes, scalars, seeds = [], [], [], []
+        memo: dict[float, tuple] = {}  # the scalars, once per distinct step
+        updates = []
+        for param in params:
+            p_state = state[param]
+            if not p_state:
+                p_state.update(fresh_lowbit_state(rule, param.detach(), hp, bits))
+            step = p_state["step"].item()
+            if step not in memo:
+                memo[step] = adam_scalars(hp, {"step": step})
+            args, new_scalars = memo[step]
+            addresses.append(self.addresses(param, p_state, hp, bits))
+            sizes.append(param.numel())
+            scalars.append(args)
+            seeds.append([rounding_seed(new_scalars["step"], name) for name in MOMENT_NAMES])
+            updates.append((p_state, new_scalars))
+        launch(bits, addresses, sizes, scalars, seeds)
+        bump_versions(params)  # the kernels wrote the parameters behind autograd's back
+        for p_state, new_scalars in updates:
+            p_state["step"].fill_(new_scalars["step"])
+
+    @staticmethod
+    def addresses(param: torch.Tensor, p_state: State, hp: dict[str, Any], precision: int) -> list[int]:
+        row = [param.data_ptr(), param.grad.data_ptr()]
+        for name in MOMENT_NAMES:
+            used = name in moment_names(hp)
+            if precision == 16:
+                row.append(p_state[name].data_ptr() if used else 0)
+            else:
+                row += (
+                    [p_state[codes_key(name)].data_ptr(), p_state[absmax_key(name)].data_ptr()]
+                    if used
+                    else [0, 0]
+                )
+        return row
+
+
+def launch(precision: int, addresses: list, sizes: list, scalars: list, seeds: list) -> None:
+    """One kernel call for a table of tensors: on this thread, or on as many threads as torch uses.
+
+    As the fp32 kernels (:func:`adamkit.torch.kernels.jit.launch`): numba's thread count
+    is set to torch's for the call and restored after, so that a parallel kernel never
+    changes the count torch reads from the shared OpenMP runtime.
+    """
+    size_array = np.array(sizes, np.int64)
+    starts = kernels.unit_starts(size_array)
+    table = np.array(addresses, np.int64)
+    values = np.array(scalars, np.float64).astype(np.float32)  # as torch casts a Python float
+    if precision == 8:
+        args = (table, size_array, starts, values, *kernels.MAPS)
+        serial, parallel = kernels.adam8_serial, kernels.adam8_parallel
+    else:
+        args = (table, size_array, starts, values, np.array(seeds, np.uint64))
+        serial, parallel = kernels.adam16_serial, kernels.adam16_parallel
+    threads = min(torch.get_num_threads(), numba.config.NUMBA_NUM_THREADS)
+    if threads <= 1 or size_array.sum() < PARALLEL_MIN:
+        serial(*args)
+        return
+    previous = numba.get_num_threads()
+    if previous != threads:
+        numba.set_num_threads(threads)
+    try:
+        parallel(*args)
+    finally:
+        if previous != threads:
+            numba.set_num_threads(previous)
+
+
+ADAM_LOWBIT = AdamLowBit()

@@ -1,0 +1,179 @@
+"""The state codecs as numba helpers, for kernels that decode, update and encode in one pass.
+
+Each helper performs the same float32 operations as the torch codec in :mod:`.codecs`
+(the tests compare them bit for bit):
+
+* bfloat16: a float32 whose low 16 bits are dropped. Loading shifts the stored 16 bits
+  up; storing rounds stochastically, with random bits hashed from the element's index
+  and a seed (:func:`.codecs.to_bfloat16`), and stores any NaN as the quiet NaN ``0x7FC0``.
+* 8-bit dynamic codes (:mod:`.dynamic_map`): a value is ``decode[code] * absmax``; a new
+  code comes from ``x / absmax`` by the decade formula, written as a chain of selects
+  with no table lookup per value, so that LLVM vectorises the loop (gathers are not
+  vectorised on every CPU).
+
+Bit casts (float32 <-> int32) are LLVM ``bitcast`` instructions: free and vectorisable.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import types
+from numba.extending import intrinsic
+
+from ..kernels.jit import block_kernel, element
+from .dynamic_map import CUTS, DynamicMap
+
+LANES = 16
+OCTAVE_BASE = 96  # the octave rows cover float32 exponents 96..127: y in [2**-31, 1]
+
+
+def rounding(cmap: DynamicMap) -> np.ndarray:
+    """A map's rounding constants in the kernels' layout: (6, 16) float32.
+
+    Rows: ``cuts`` (padded with inf), ``starts``, ``inv_widths``, ``tops`` (padded with
+    the last decade's), then, for :mod:`.simd`, the decade at the start of each binary
+    octave ``2**(e - 127)``, ``e = 96 .. 127``, as two rows of 16.
+    """
+    out = np.empty((6, LANES), np.float32)
+    out[0] = np.inf
+    out[0, :CUTS] = cmap.cuts
+    for row, values in ((1, cmap.starts), (2, cmap.inv_widths), (3, cmap.tops)):
+        out[row] = values[-1]
+        out[row, : len(values)] = values
+    exponents = (np.arange(OCTAVE_BASE, 128) - 127).astype(np.float64)
+    out[4:6] = (cmap.cuts[None, :] <= np.float32(2.0) ** exponents[:, None]).sum(axis=1).reshape(2, LANES)
+    return out
+
+
+@intrinsic
+def float_bits(typingctx, x):
+    """The IEEE-754 bits of float32 ``x`` as an int32."""
+    if x != types.float32:
+        return None
+
+    def codegen(context, builder, signature, args):
+        return builder.bitcast(args[0], context.get_value_type(types.int32))
+
+    return types.int32(x), codegen
+
+
+@intrinsic
+def bits_float(typingctx, bits):
+    """The float32 whose IEEE-754 bits are the low 32 bits of integer ``bits``."""
+    if not isinstance(bits, types.Integer):
+        return None
+
+    def codegen(context, builder, signature, args):
+        low = builder.trunc(args[0], context.get_value_type(types.int32)) if bits.bitwidth > 32 else args[0]
+        return builder.bitcast(low, context.get_value_type(types.float32))
+
+    return types.float32(bits), codegen
+
+
+@element
+def bf16_load(stored):
+    """A bfloat16 (its 16 bits as uint16) as float32: exact."""
+    return bits_float(np.int32(stored) << 16)
+
+
+@intrinsic
+def mul32(typingctx, a, b):
+    """``a * b mod 2**32`` in 32-bit lanes (numba would widen the product to 64 bits)."""
+    if not (isinstance(a, types.Integer) and isinstance(b, types.Integer)):
+        return None
+
+    def codegen(context, builder, signature, args):
+        i32 = context.get_value_type(types.uint32)
+
+        def narrow(value, kind):
+            if kind.bitwidth > 32:
+                return builder.trunc(value, i32)
+            return builder.zext(value, i32) if kind.bitwidth < 32 else value
+
+        return builder.mul(narrow(args[0], signature.args[0]), narrow(args[1], signature.args[1]))
+
+    return types.uint32(a, b), codegen
+
+
+@element
+def bf16_store_stochastic(x, index, seed):
+    """float32 ``x`` rounded to bfloat16 stochastically (:func:`.codecs.to_bfloat16`), as its 16 bits.
+
+    ``index`` is the element's index in its tensor, ``seed`` :func:`.codecs.rounding_seed`.
+    """
+    bits = np.uint32(float_bits(x))
+    noise = mul32(np.uint32(index) + np.uint32(seed), np.uint32(0x9E3779B1)) >> np.uint32(16)
+    special = (bits & np.uint32(0x7F800000)) == np.uint32(0x7F800000)
+    out = np.uint32(bits if special else bits + noise) >> np.uint32(16)
+    return np.uint16(0x7FC0) if x != x else np.uint16(out)
+
+
+@element
+def magnitude_bits(x):
+    """The bits of ``|x|`` (float32) as int32: they order like the magnitudes (NaN above inf)."""
+    return float_bits(x) & np.int32(0x7FFFFFFF)
+
+
+@element
+def nearest_code(y, cuts, starts, inv_widths, tops):
+    """The magnitude code nearest to ``y`` in [0, 1] (float32 result): the formula of :mod:`.dynamic_map`.
+
+    ``cuts`` and the others are tuples (loop-invariant registers); the chain of selects
+    picks the constants of the last decade whose cut ``y`` reaches.
+    """
+    start, inv_width, top = starts[0], inv_widths[0], tops[0]
+    if y >= cuts[0]:
+        start, inv_width, top = starts[1], inv_widths[1], tops[1]
+    if y >= cuts[1]:
+        start, inv_width, top = starts[2], inv_widths[2], tops[2]
+    if y >= cuts[2]:
+        start, inv_width, top = starts[3], inv_widths[3], tops[3]
+    if y >= cuts[3]:
+        start, inv_width, top = starts[4], inv_widths[4], tops[4]
+    if y >= cuts[4]:
+        start, inv_width, top = starts[5], inv_widths[5], tops[5]
+    if y >= cuts[5]:
+        start, inv_width, top = starts[6], inv_widths[6], tops[6]
+    if y >= cuts[6]:
+        start, inv_width, top = starts[7], inv_widths[7], tops[7]
+    if y >= cuts[7]:
+        start, inv_width, top = starts[8], inv_widths[8], tops[8]
+    z = np.floor((y - start) * inv_width)
+    z = z if z > np.float32(0) else np.float32(0)  # also NaN -> 0
+    z = z if z < top else top
+    return top + z
+
+
+@block_kernel
+def encode_block(values, scale_bits, codes, signed, cmap):
+    """Write ``codes`` of ``values`` relative to the float whose bits are ``scale_bits``; return that float.
+
+    ``cmap`` is :func:`rounding` of a :class:`.dynamic_map.DynamicMap`. An all-zero
+    block (scale 0) divides by one: every value gets the code of zero.
+    """
+    c, s, w, t = cmap[0], cmap[1], cmap[2], cmap[3]
+    cuts = (c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7])
+    starts = (s[0], s[1], s[2], s[3], s[4], s[5], s[6], s[7], s[8])
+    inv_widths = (w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7], w[8])
+    tops = (t[0], t[1], t[2], t[3], t[4], t[5], t[6], t[7], t[8])
+    scale = bits_float(scale_bits)
+    divisor = scale if scale_bits != 0 else np.float32(1.0)
+    if signed:
+        for i in range(codes.size):
+            bits = float_bits(values[i] / divisor)
+            code = np.int32(
+                nearest_code(bits_float(bits & np.int32(0x7FFFFFFF)), cuts, starts, inv_widths, tops)
+            )
+            codes[i] = np.uint8(code | ((bits >> np.int32(24)) & np.int32(0x80)))
+    else:
+        for i in range(codes.size):
+            y = bits_float(magnitude_bits(values[i] / divisor))
+            codes[i] = np.uint8(np.int32(nearest_code(y, cuts, starts, inv_widths, tops)))
+    return scale
+
+
+@block_kernel
+def decode_block(codes, table, scale, out):
+    """``out[i] = table[codes[i]] * scale``: the stored values of one block."""
+    for i in range(codes.size):
+        out[i] = table[codes[i]] * scale

@@ -1,0 +1,141 @@
+"""The 8-bit encoder written with AVX-512 vector instructions, where the CPU has them.
+
+:func:`.jit.encode_block` rounds with a chain of eight comparisons and selects that LLVM
+vectorises on any CPU. With AVX-512, a decade's constants can instead be *looked up* in
+registers: ``vpermps`` indexes a 16-float table by a vector of indices, one instruction
+for 16 values. LLVM does not turn the scalar code into that, so this module writes the
+16-value step directly in LLVM IR (a numba ``@intrinsic``):
+
+1. ``y = |x / divisor|`` and its float32 exponent ``e`` (a shift);
+2. ``d0``: the decade at the start of ``y``'s binary octave, from a 32-entry table indexed
+   by ``e`` (``vpermi2ps``); the cuts are more than an octave apart (the map's decades
+   are factors of ten), so one comparison with ``cuts[d0]`` (``vpermps``) gives the
+   decade ``d``;
+3. ``start``, ``inv_width``, ``top`` of decade ``d`` (three ``vpermps``), then the same
+   ``floor``, clamps and sum as the portable formula, and the sign bit.
+
+Every arithmetic step is the portable one's (same IEEE float32 operations, same order),
+so the codes are the same bit for bit (tested); a NaN gets the code of zero, as there.
+About 1.7x faster than the portable encoder on AMD Zen 4. ``AVAILABLE`` says whether
+it is used: the host CPU has AVX-512F and numba compiles for the host.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from llvmlite import ir
+from numba import types
+from numba.core import config
+from numba.extending import intrinsic
+
+from ..kernels.jit import block_kernel
+from .jit import LANES, OCTAVE_BASE, bits_float, encode_block
+
+
+def _host_has_avx512() -> bool:
+    try:
+        import llvmlite.binding as llvm
+
+        return bool(llvm.get_host_cpu_features().get("avx512f", False)) and config.CPU_NAME is None
+    except Exception:  # noqa: BLE001  (no feature query on this platform: use the portable encoder)
+        return False
+
+
+AVAILABLE = _host_has_avx512()
+
+_F32, _I32, _I8 = ir.FloatType(), ir.IntType(32), ir.IntType(8)
+_VF, _VI, _VB = ir.VectorType(_F32, LANES), ir.VectorType(_I32, LANES), ir.VectorType(_I8, LANES)
+
+
+def _splat(builder: ir.IRBuilder, value: ir.Value, vector: ir.VectorType) -> ir.Value:
+    undef = ir.Constant(vector, ir.Undefined)
+    one = builder.insert_element(undef, value, ir.Constant(_I32, 0))
+    return builder.shuffle_vector(one, undef, ir.Constant(ir.VectorType(_I32, LANES), [0] * LANES))
+
+
+def _const(builder: ir.IRBuilder, value, vector: ir.VectorType) -> ir.Value:
+    return ir.Constant(vector, [value] * LANES)
+
+
+def _call(builder: ir.IRBuilder, name: str, ret: ir.Type, args: list[ir.Value]) -> ir.Value:
+    module = builder.module
+    try:
+        fn = module.get_global(name)
+    except KeyError:
+        fn = ir.Function(module, ir.FunctionType(ret, [a.type for a in args]), name)
+    return builder.call(fn, args)
+
+
+def _lookup(builder: ir.IRBuilder, table: ir.Value, index: ir.Value) -> ir.Value:
+    """``table[index]`` lane by lane, a 16-float table in a register (``vpermps``)."""
+    return _call(builder, "llvm.x86.avx512.permvar.sf.512", _VF, [table, index])
+
+
+@intrinsic
+def encode16(typingctx, values, offset, divisor, consts, codes, sign_mask):
+    """Codes of ``values[offset:offset+16] / divisor`` into ``codes[offset:offset+16]``.
+
+    ``consts`` is :func:`.jit.rounding` of the map; ``sign_mask`` is 0x80 for the signed map, 0 else.
+    """
+    signature = types.void(values, offset, divisor, consts, codes, sign_mask)
+
+    def codegen(context, builder, sig, args):
+        values_v, offset_v, divisor_v, consts_v, codes_v, mask_v = args
+        values_t, _, _, consts_t, codes_t, mask_t = sig.args
+
+        def address(array_type, array, element):
+            data = context.make_array(array_type)(context, builder, array).data
+            return builder.bitcast(
+                builder.gep(data, [offset_v]), ir.PointerType(ir.VectorType(element, LANES))
+            )
+
+        table = context.make_array(consts_t)(context, builder, consts_v).data
+
+        def row(k):
+            pointer = builder.gep(table, [ir.Constant(_I32, LANES * k)])
+            return builder.load(builder.bitcast(pointer, ir.PointerType(_VF)), align=4)
+
+        x = builder.load(address(values_t, values_v, _F32), align=4)
+        q = builder.fdiv(x, _splat(builder, divisor_v, _VF))
+        bits = builder.bitcast(q, _VI)
+        magnitude = builder.and_(bits, _const(builder, 0x7FFFFFFF, _VI))
+        y = builder.bitcast(magnitude, _VF)
+        # the decade: the octave's first decade, plus one if y reaches the next cut
+        octave = builder.sub(
+            builder.lshr(magnitude, _const(builder, 23, _VI)), _const(builder, OCTAVE_BASE, _VI)
+        )
+        octave = builder.select(
+            builder.icmp_signed("<", octave, _const(builder, 0, _VI)), _const(builder, 0, _VI), octave
+        )
+        first = _call(builder, "llvm.x86.avx512.vpermi2var.ps.512", _VF, [row(4), octave, row(5)])
+        first = builder.fptosi(first, _VI)
+        reaches = builder.fcmp_ordered(">=", y, _lookup(builder, row(0), first))
+        decade = builder.add(first, builder.zext(reaches, _VI))
+        start, inv_width, top = (_lookup(builder, row(k), decade) for k in (1, 2, 3))
+        z = _call(builder, "llvm.floor.v16f32", _VF, [builder.fmul(builder.fsub(y, start), inv_width)])
+        zero = _const(builder, 0.0, _VF)
+        z = builder.select(builder.fcmp_ordered(">", z, zero), z, zero)
+        z = builder.select(builder.fcmp_ordered("<", z, top), z, top)
+        code = builder.fptosi(builder.fadd(top, z), _VI)
+        code = builder.select(builder.fcmp_unordered("uno", y, y), _const(builder, 0, _VI), code)  # NaN
+        mask = context.cast(builder, mask_v, mask_t, types.int32)
+        sign = builder.and_(builder.ashr(bits, _const(builder, 24, _VI)), _splat(builder, mask, _VI))
+        code = builder.trunc(builder.or_(code, sign), _VB)
+        builder.store(code, address(codes_t, codes_v, _I8), align=1)
+        return context.get_dummy_value()
+
+    return signature, codegen
+
+
+@block_kernel
+def encode_block_simd(values, scale_bits, codes, signed, consts):
+    """:func:`.jit.encode_block` with 16 values per step (``consts``: :func:`.jit.rounding`)."""
+    scale = bits_float(scale_bits)
+    divisor = scale if scale_bits != 0 else np.float32(1.0)
+    mask = np.int32(0x80) if signed else np.int32(0)
+    whole = codes.size - codes.size % LANES
+    for i in range(0, whole, LANES):
+        encode16(values, i, divisor, consts, codes, mask)
+    if whole < codes.size:  # the last values of a tensor: the portable loop
+        encode_block(values[whole:], scale_bits, codes[whole:], signed, consts)
+    return scale

@@ -1,0 +1,225 @@
+"""The state codecs: the dynamic maps, rounding to the nearest code, and torch == numba bit for bit."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from adamkit.torch.lowbit import codecs
+from adamkit.torch.lowbit.dynamic_map import SIGNED, UNSIGNED, encode_numpy
+
+MAPS = {"signed": SIGNED, "unsigned": UNSIGNED}
+
+
+def adversarial(cmap, n: int = 20000, seed: int = 0) -> np.ndarray:
+    """Normalised values in [-1, 1] (>= 0 for the unsigned map): random over nine decades,
+    every code's value, every midpoint between codes and the floats right beside them."""
+    rng = np.random.default_rng(seed)
+    mags = cmap.magnitudes.astype(np.float64)
+    mids = ((mags[:-1] + mags[1:]) / 2).astype(np.float32)
+    parts = [
+        rng.uniform(0, 1, n),
+        10.0 ** rng.uniform(-9, 0, n),
+        mags,
+        mids,
+        np.nextafter(mids, np.float32(0)),
+        np.nextafter(mids, np.float32(1)),
+        [0.0, 1.0, 1e-38, 1e-45],
+    ]
+    y = np.concatenate([np.asarray(p, np.float32) for p in parts]).astype(np.float32)
+    y = np.clip(y, 0, 1)
+    if cmap.signed:
+        y = np.concatenate([y, -y])
+    return y
+
+
+@pytest.mark.parametrize("name", MAPS)
+def test_map_is_the_papers_dynamic_map(name):
+    cmap = MAPS[name]
+    mags = cmap.magnitudes
+    decades = 6 if cmap.signed else 7
+    assert len(mags) == (128 if cmap.signed else 256)
+    assert mags[0] == 0 and mags[-1] == 1 and np.all(np.diff(mags) > 0)
+    for k in range(decades):  # decade k: 2**(k+1) bin midpoints of [10**(k-D), 10**(k-D+1)]
+        low, bins = 10.0 ** (k - decades), 2 ** (k + 1)
+        inside = mags[(mags > low) & (mags < 10 * low)]
+        expected = low + (np.arange(bins) + 0.5) * 9 * low / bins
+        np.testing.assert_allclose(inside, expected, rtol=1e-6)
+    if cmap.signed:  # symmetric: bit 7 is the sign
+        np.testing.assert_array_equal(cmap.decode[128:], -cmap.decode[:128])
+    assert len(cmap.decode) == 256
+
+
+@pytest.mark.parametrize("name", MAPS)
+def test_rounding_gives_the_nearest_code(name):
+    cmap = MAPS[name]
+    y = adversarial(cmap)
+    codes = encode_numpy(y, cmap)
+    got = np.abs(cmap.decode[codes].astype(np.float64) - y)
+    best = np.abs(cmap.decode.astype(np.float64)[None, :] - y[:, None].astype(np.float64)).min(axis=1)
+    # nearest, up to float32 rounding for a value within ulps of a midpoint (either code is as near)
+    assert np.all(got <= best + 4 * np.spacing(np.abs(y).astype(np.float32)).astype(np.float64))
+    random = slice(0, 40000)  # away from the midpoints: exactly the nearest
+    assert np.mean(got[random] == best[random]) > 0.9999
+
+
+@pytest.mark.parametrize("name", MAPS)
+def test_every_code_encodes_to_itself(name):
+    cmap = MAPS[name]
+    codes = np.arange(256, dtype=np.uint8)
+    np.testing.assert_array_equal(encode_numpy(cmap.decode[codes], cmap), codes)
+
+
+def test_exact_zero_one_and_negative_zero():
+    assert list(encode_numpy(np.array([0.0, 1.0, -0.0, -1.0], np.float32), SIGNED)) == [0, 127, 128, 255]
+    assert list(encode_numpy(np.array([0.0, 1.0], np.float32), UNSIGNED)) == [0, 255]
+
+
+@pytest.mark.parametrize("signed", [True, False])
+def test_blockwise_codec(signed):
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randn(1000, 37, generator=gen) * torch.logspace(-6, 0, 37)  # 145 blocks, the last partial
+    if not signed:
+        x = x.abs()
+    x[3, :] = 0.0
+    codes, absmax = codecs.quantize(x, signed)
+    assert codes.dtype == torch.uint8 and codes.shape == x.shape
+    assert absmax.dtype == torch.float32 and absmax.shape == (-(-x.numel() // 256),)
+    blocks = torch.nn.functional.pad(x.reshape(-1), (0, absmax.numel() * 256 - x.numel()))
+    torch.testing.assert_close(absmax, blocks.view(-1, 256).abs().amax(1), rtol=0, atol=0)
+    back = codecs.dequantize(codes, absmax, signed)
+    # every value within half the widest gap of its map, relative to its block's absmax
+    gap = float(np.max(np.diff(codecs.dynamic_map(signed).magnitudes)))
+    scale = absmax.repeat_interleave(256)[: x.numel()].view_as(x)
+    assert torch.all((back - x).abs() <= gap / 2 * scale + 1e-12)
+    # the largest magnitude of each block is stored exactly
+    assert torch.equal(back.reshape(-1).abs().max(), x.abs().max())
+    # decoding and encoding again gives the same bits
+    again = codecs.quantize(back, signed)
+    assert torch.equal(again[0], codes) and torch.equal(again[1], absmax)
+    # the torch codec is the NumPy spec
+    normalized = (blocks.view(-1, 256) / torch.where(absmax > 0, absmax, 1)[:, None]).reshape(-1)
+    spec = encode_numpy(normalized.numpy(), codecs.dynamic_map(signed))[: x.numel()]
+    np.testing.assert_array_equal(spec, codes.reshape(-1).numpy())
+
+
+def test_bfloat16_codec_without_a_seed_rounds_to_nearest_even():
+    x = torch.tensor([1.0 + 2**-8, 1.0 + 3 * 2**-8, -(1.0 + 2**-8), 3e-39, float("inf"), 1e-3])
+    got = codecs.to_bfloat16(x).float()
+    assert got.tolist()[:3] == [1.0, 1.0 + 2**-6, -1.0]  # ties to even
+    assert got[4] == float("inf")
+
+
+numba = pytest.importorskip("numba")
+
+
+def test_numba_encoder_equals_torch_codec_bit_for_bit():
+    from adamkit.torch.lowbit import jit
+
+    for signed, cmap in ((True, SIGNED), (False, UNSIGNED)):
+        rounding = jit.rounding(cmap)
+        y = adversarial(cmap, seed=1)
+        values = np.resize(y, 256 * (y.size // 256)).astype(np.float32) * np.float32(3.7e-4)
+        codes_t, absmax_t = codecs.quantize(torch.from_numpy(values), signed)
+        codes = np.empty(values.size, np.uint8)
+        for b in range(values.size // 256):
+            block = values[256 * b : 256 * (b + 1)]
+            bits = np.int32(np.abs(block).max().view(np.int32))
+            scale = jit.encode_block(block, bits, codes[256 * b : 256 * (b + 1)], signed, rounding)
+            assert scale == absmax_t[b].item()
+        np.testing.assert_array_equal(codes, codes_t.numpy())
+        zeros = np.zeros(256, np.float32)
+        codes = np.full(256, 7, np.uint8)
+        assert jit.encode_block(zeros, np.int32(0), codes, signed, rounding) == 0
+        assert np.all(codes == 0)
+
+
+def test_numba_block_encoder_equals_torch_quantize():
+    from adamkit.torch.lowbit import jit
+
+    gen = torch.Generator().manual_seed(2)
+    x = torch.randn(256, generator=gen) * 1e-3
+    for signed, cmap in ((True, SIGNED), (False, UNSIGNED)):
+        values = x if signed else x.abs()
+        codes_t, absmax_t = codecs.quantize(values, signed)
+        codes = np.empty(256, np.uint8)
+        bits = np.int32(values.abs().max().numpy().view(np.int32))
+        scale = jit.encode_block(values.numpy(), bits, codes, signed, jit.rounding(cmap))
+        assert scale == absmax_t.item()
+        np.testing.assert_array_equal(codes, codes_t.numpy())
+        out = np.empty(256, np.float32)
+        jit.decode_block(codes, cmap.decode, np.float32(scale), out)
+        np.testing.assert_array_equal(out, codecs.dequantize(codes_t, absmax_t, signed).numpy())
+
+
+def test_numba_bfloat16_store_equals_torch():
+    from numba import njit
+
+    from adamkit.torch.lowbit.jit import bf16_load, bf16_store_stochastic
+
+    @njit
+    def store_all(x, seed, out):
+        for i in range(x.size):
+            out[i] = bf16_store_stochastic(x[i], i, seed)
+
+    @njit
+    def load_all(s, out):
+        for i in range(s.size):
+            out[i] = bf16_load(s[i])
+
+    gen = torch.Generator().manual_seed(3)
+    x = torch.cat(
+        [
+            torch.randn(10000, generator=gen) * 10.0 ** torch.randint(-40, 38, (10000,), generator=gen),
+            torch.tensor([1.0 + 2**-8, 1.0 + 3 * 2**-8, 3.4e38, float("inf"), -float("inf")]),
+            torch.tensor([float("nan"), 0.0, -0.0, 1e-45, -1e-40]),
+        ]
+    ).float()
+    seed = codecs.rounding_seed(17, "exp_avg_sq")
+    stored = np.empty(x.numel(), np.uint16)
+    store_all(x.numpy(), np.uint64(seed), stored)
+    expected = codecs.to_bfloat16(x, seed).view(torch.int16).numpy().view(np.uint16)
+    np.testing.assert_array_equal(stored, expected)
+    loaded = np.empty(x.numel(), np.float32)
+    load_all(stored, loaded)
+    np.testing.assert_array_equal(loaded, codecs.to_bfloat16(x, seed).float().numpy())
+
+
+def test_stochastic_rounding_is_unbiased_and_stays_between_neighbours():
+    x = torch.full((200000,), 1.0 + 2**-10)  # a quarter of the way from 1 to the next bfloat16
+    rounded = codecs.to_bfloat16(x, codecs.rounding_seed(3, "exp_avg")).double()
+    assert set(rounded.unique().tolist()) == {1.0, 1.0 + 2**-7}
+    assert abs(rounded.mean().item() - (1.0 + 2**-10)) < 2e-5
+    exact = torch.tensor([1.5, -0.25, 0.0, float("inf")])  # bfloat16 values stay as they are
+    assert torch.equal(codecs.to_bfloat16(exact, 99).float(), exact)
+    assert torch.isnan(codecs.to_bfloat16(torch.tensor([float("nan")]), 1).float()).all()
+    # another step or another moment draws other bits
+    other = codecs.to_bfloat16(x, codecs.rounding_seed(4, "exp_avg")).double()
+    assert not torch.equal(other, rounded)
+
+
+def test_cuts_are_more_than_an_octave_apart():
+    """The vector encoder finds a decade from the octave's first one and one comparison."""
+    for cmap in MAPS.values():
+        cuts = cmap.cuts[np.isfinite(cmap.cuts)].astype(np.float64)
+        assert np.all(cuts[1:] / cuts[:-1] > 2)
+
+
+def test_vector_encoder_equals_portable_encoder():
+    from adamkit.torch.lowbit import jit, simd
+
+    if not simd.AVAILABLE:
+        pytest.skip("the host CPU has no AVX-512: the portable encoder is the one used")
+    for signed, cmap in ((True, SIGNED), (False, UNSIGNED)):
+        rounding = jit.rounding(cmap)
+        y = adversarial(cmap, seed=4)
+        y = np.concatenate([y, [np.nan, -np.nan, np.inf]]).astype(np.float32)
+        for n in (256, 250, 7):  # whole vectors, and a tail
+            for start in range(0, y.size - n, 997):
+                block = y[start : start + n] * np.float32(0.37)
+                bits = np.int32(np.float32(0.37).view(np.int32))
+                fast, slow = np.empty(n, np.uint8), np.empty(n, np.uint8)
+                assert simd.encode_block_simd(block, bits, fast, signed, rounding) == np.float32(0.37)
+                jit.encode_block(block, bits, slow, signed, rounding)
+                np.testing.assert_array_equal(fast, slow)
