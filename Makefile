@@ -21,6 +21,7 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) benchmarks/run.py
+	$(PY) benchmarks/lowbit.py
 
 lint: $(STAMP)
 	$(PY) -m ruff check src tests benchmarks

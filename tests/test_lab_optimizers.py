@@ -79,6 +79,10 @@ def test_describe_names_class_engine_precision_and_groups(model):
 
 
 def test_declared_state_precision_wins(model):
-    opt = optimizers.make("adam", model)
-    opt.state_precision = "bf16"
-    assert optimizers.state_precision_of(opt) == "bf16"
+    opt = optimizers.make("adam8", model)
+    assert opt.param_groups[0]["state_bits"] == 8
+    assert optimizers.state_precision_of(opt) == opt.state_precision
+    assert "8-bit" in optimizers.state_precision_of(opt)
+    assert "bfloat16" in optimizers.state_precision_of(optimizers.make("adam16", model))
+    assert optimizers.state_precision_of(optimizers.make("adam", model)).startswith("float32")
+    assert "torch-adam8" not in optimizers.known_names()

@@ -41,6 +41,8 @@ OPTIMIZERS: dict[str, OptimizerSpec] = {
     "adam": OptimizerSpec("Adam", 1e-3, about="Adam (Kingma and Ba, 2015)"),
     "adamw": OptimizerSpec("AdamW", 1e-3, {"weight_decay": 1e-2}, "Adam with decoupled weight decay"),
     "amsgrad": OptimizerSpec("Adam", 1e-3, {"amsgrad": True}, "Adam with the running maximum of v"),
+    "adam16": OptimizerSpec("Adam", 1e-3, {"state_bits": 16}, "Adam, bfloat16 moments"),
+    "adam8": OptimizerSpec("Adam", 1e-3, {"state_bits": 8}, "Adam, 8-bit blockwise moments"),
     "adamax": OptimizerSpec("Adamax", 1e-3, about="Adam with the infinity norm"),
     "nadam": OptimizerSpec("NAdam", 1e-3, about="Adam with Nesterov momentum"),
     "radam": OptimizerSpec("RAdam", 1e-3, about="Adam with rectified variance"),
@@ -83,7 +85,11 @@ def resolve(name: str) -> tuple[OptimizerSpec, type]:
 
 def known_names() -> list[str]:
     """Every name the lab accepts: the table's, and ``torch-NAME`` where torch.optim has the class."""
-    peers = [TORCH_PREFIX + n for n, s in OPTIMIZERS.items() if _find_class(torch.optim, s.class_name)]
+    peers = [
+        TORCH_PREFIX + n
+        for n, s in OPTIMIZERS.items()
+        if _find_class(torch.optim, s.class_name) and "state_bits" not in s.options  # torch has no low-bit state
+    ]
     return [*OPTIMIZERS, *peers]
 
 
