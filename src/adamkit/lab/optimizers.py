@@ -88,7 +88,8 @@ def known_names() -> list[str]:
     peers = [
         TORCH_PREFIX + n
         for n, s in OPTIMIZERS.items()
-        if _find_class(torch.optim, s.class_name) and "state_bits" not in s.options  # torch has no low-bit state
+        if _find_class(torch.optim, s.class_name)
+        and "state_bits" not in s.options  # torch has no low-bit state
     ]
     return [*OPTIMIZERS, *peers]
 

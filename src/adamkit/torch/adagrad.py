@@ -67,17 +67,7 @@ class Adagrad(RuleOptimizer):
         fused: bool | None = None,
         state_bits: int = 32,
     ) -> None:
-        hyper = dict(
-            lr=lr,
-            lr_decay=lr_decay,
-            weight_decay=weight_decay,
-            initial_accumulator_value=initial_accumulator_value,
-            eps=eps,
-            maximize=maximize,
-        )
-        super().__init__(
-            params, hyper, foreach=foreach, differentiable=differentiable, fused=fused, state_bits=state_bits
-        )
+        super().__init__(**self._arguments(locals()))
         # Eager state, so checkpoints interchange with torch.optim.Adagrad's from step 0.
         for group in self.param_groups:
             hp = {**plain_hyper(group), "initial_accumulator_value": initial_accumulator_value}

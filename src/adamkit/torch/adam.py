@@ -67,24 +67,7 @@ class Adam(RuleOptimizer):
         state_bits: int = 32,
         decoupled_weight_decay: bool = False,
     ) -> None:
-        hyper = dict(
-            lr=lr,
-            betas=betas,
-            eps=eps,
-            weight_decay=weight_decay,
-            amsgrad=amsgrad,
-            maximize=maximize,
-            decoupled_weight_decay=decoupled_weight_decay,
-        )
-        super().__init__(
-            params,
-            hyper,
-            foreach=foreach,
-            capturable=capturable,
-            differentiable=differentiable,
-            fused=fused,
-            state_bits=state_bits,
-        )
+        super().__init__(**self._arguments(locals()))
 
 
 class AdamW(Adam):
@@ -112,18 +95,4 @@ class AdamW(Adam):
         fused: bool | None = None,
         state_bits: int = 32,
     ) -> None:
-        super().__init__(
-            params,
-            lr,
-            betas,
-            eps,
-            weight_decay,
-            amsgrad,
-            foreach=foreach,
-            maximize=maximize,
-            capturable=capturable,
-            differentiable=differentiable,
-            fused=fused,
-            state_bits=state_bits,
-            decoupled_weight_decay=True,
-        )
+        RuleOptimizer.__init__(self, **self._arguments(locals()))

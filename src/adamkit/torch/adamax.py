@@ -63,13 +63,4 @@ class Adamax(RuleOptimizer):
         fused: bool | None = None,
         state_bits: int = 32,
     ) -> None:
-        hyper = dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, maximize=maximize)
-        super().__init__(
-            params,
-            hyper,
-            foreach=foreach,
-            capturable=capturable,
-            differentiable=differentiable,
-            fused=fused,
-            state_bits=state_bits,
-        )
+        super().__init__(**self._arguments(locals()))

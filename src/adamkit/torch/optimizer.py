@@ -79,6 +79,19 @@ class RuleOptimizer(torch.optim.Optimizer):
         }
         super().__init__(params, defaults)
 
+    @classmethod
+    def _arguments(cls, given: dict[str, Any]) -> dict[str, Any]:
+        """A subclass constructor's ``locals()`` as this constructor's arguments.
+
+        Subclasses spell out torch.optim's signature (so ``help()`` and IDEs show it) and
+        pass ``locals()`` here: the rule's hyperparameters go to ``hyper`` (those the
+        signature lacks take the rule's defaults, as AdamW's decoupled decay), the rest
+        are torch's flags and ``state_bits``.
+        """
+        hyper = {key: given.get(key, default) for key, default in cls.rule.defaults.items()}
+        flags = {key: given[key] for key in (*TORCH_FLAGS, "state_bits") if key in given}
+        return {"params": given["params"], "hyper": hyper, **flags}
+
     @property
     def engine(self) -> str:
         """The engine executing the rule: ``"reference"`` or a fused engine's name."""

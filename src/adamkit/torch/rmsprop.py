@@ -68,21 +68,4 @@ class RMSprop(RuleOptimizer):
         fused: bool | None = None,
         state_bits: int = 32,
     ) -> None:
-        hyper = dict(
-            lr=lr,
-            alpha=alpha,
-            eps=eps,
-            weight_decay=weight_decay,
-            momentum=momentum,
-            centered=centered,
-            maximize=maximize,
-        )
-        super().__init__(
-            params,
-            hyper,
-            foreach=foreach,
-            capturable=capturable,
-            differentiable=differentiable,
-            fused=fused,
-            state_bits=state_bits,
-        )
+        super().__init__(**self._arguments(locals()))

@@ -64,14 +64,4 @@ class SGD(RuleOptimizer):
         fused: bool | None = None,
         state_bits: int = 32,
     ) -> None:
-        hyper = dict(
-            lr=lr,
-            momentum=momentum,
-            dampening=dampening,
-            weight_decay=weight_decay,
-            nesterov=nesterov,
-            maximize=maximize,
-        )
-        super().__init__(
-            params, hyper, foreach=foreach, differentiable=differentiable, fused=fused, state_bits=state_bits
-        )
+        super().__init__(**self._arguments(locals()))

@@ -94,23 +94,7 @@ class SWATS(RuleOptimizer):
         fused: bool | None = None,
         state_bits: int = 32,
     ) -> None:
-        hyper = dict(
-            lr=lr,
-            betas=betas,
-            eps=eps,
-            weight_decay=weight_decay,
-            switch_tol=switch_tol,
-            maximize=maximize,
-        )
-        super().__init__(
-            params,
-            hyper,
-            foreach=foreach,
-            capturable=capturable,
-            differentiable=differentiable,
-            fused=fused,
-            state_bits=state_bits,
-        )
+        super().__init__(**self._arguments(locals()))
 
     def switches(self) -> list[Switch]:
         """One :class:`Switch` per parameter, in the order of the param groups."""
