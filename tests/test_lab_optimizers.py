@@ -86,3 +86,4 @@ def test_declared_state_precision_wins(model):
     assert "bfloat16" in optimizers.state_precision_of(optimizers.make("adam16", model))
     assert optimizers.state_precision_of(optimizers.make("adam", model)).startswith("float32")
     assert "torch-adam8" not in optimizers.known_names()
+    assert "adam8" not in optimizers.numpy_names() and "adam" in optimizers.numpy_names()

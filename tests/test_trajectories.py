@@ -14,10 +14,10 @@ import adamkit.torch
 from adamkit.cli import main
 from adamkit.lab import trajectories
 from adamkit.lab.functions import get
-from adamkit.lab.optimizers import OPTIMIZERS
+from adamkit.lab.optimizers import OPTIMIZERS, numpy_names
 from adamkit.lab.trajectories import SETTINGS, Run, animate, default_lr, plot, run_all, trajectory
 
-LAB_NAMES = list(OPTIMIZERS)
+LAB_NAMES = numpy_names()  # trajectories run on adamkit.numpy: no low-bit names
 
 
 def torch_trajectory(function: str, optimizer_cls: type, steps: int, **kwargs: object) -> np.ndarray:

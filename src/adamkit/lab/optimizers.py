@@ -83,6 +83,11 @@ def resolve(name: str) -> tuple[OptimizerSpec, type]:
     return spec, cls
 
 
+def numpy_names() -> list[str]:
+    """The table's names the NumPy front end runs (low-bit state exists only in adamkit.torch)."""
+    return [n for n, s in OPTIMIZERS.items() if "state_bits" not in s.options]
+
+
 def known_names() -> list[str]:
     """Every name the lab accepts: the table's, and ``torch-NAME`` where torch.optim has the class."""
     peers = [

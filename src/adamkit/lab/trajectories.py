@@ -143,11 +143,11 @@ def make_optimizer(name: str, point: np.ndarray, lr: float, function: TestFuncti
     """
     import adamkit.numpy
 
-    from .optimizers import OPTIMIZERS
+    from .optimizers import OPTIMIZERS, numpy_names
 
-    spec = OPTIMIZERS.get(name)
-    if spec is None:
-        raise ValueError(f"Unknown optimizer {name!r}; known: {', '.join(OPTIMIZERS)}")
+    if name not in numpy_names():
+        raise ValueError(f"Unknown optimizer {name!r}; known: {', '.join(numpy_names())}")
+    spec = OPTIMIZERS[name]
     cls = getattr(adamkit.numpy, spec.class_name, None)
     if cls is None:
         missing = f"adamkit.numpy.{spec.class_name}"
@@ -459,14 +459,15 @@ def function_name(text: str) -> str:
 
 def lab_optimizers(text: str) -> list[str]:
     """An argparse type: a comma-separated list of the lab's optimizer names (no ``torch-`` peers)."""
-    from .optimizers import OPTIMIZERS
+    from .optimizers import numpy_names
 
+    known = numpy_names()
     names = [name.strip().lower() for name in text.split(",") if name.strip()]
     if not names:
         raise argparse.ArgumentTypeError("no optimizer named")
     for name in names:
-        if name not in OPTIMIZERS:
-            raise argparse.ArgumentTypeError(f"unknown optimizer {name!r} (known: {', '.join(OPTIMIZERS)})")
+        if name not in known:
+            raise argparse.ArgumentTypeError(f"unknown optimizer {name!r} (known: {', '.join(known)})")
     if len(set(names)) != len(names):
         raise argparse.ArgumentTypeError(f"an optimizer is named twice in {text!r}")
     return names
