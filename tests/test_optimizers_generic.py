@@ -233,3 +233,18 @@ def test_closure_scheduler_zero_grad_and_repr(algo, float64_default):
         xb, lb, _ = run(theirs(case))
         assert rel_diff(xa, xb) <= 1e-12
         assert np.allclose(la, lb, rtol=1e-12)
+
+
+def test_state_dict_carries_a_schema_that_torch_ignores_and_newer_ones_are_refused(float64_default):
+    from adamkit.torch.optimizer import STATE_SCHEMA
+
+    pa, a = make_torch_run(ours("Adam"), {"lr": 0.01})
+    torch_steps(pa, a, 3)
+    saved = _roundtrip(a)
+    assert saved["adamkit"] == {"schema": STATE_SCHEMA}
+    pb, b = make_torch_run(torch.optim.Adam, {"lr": 0.01})
+    b.load_state_dict(saved)  # torch.optim reads our checkpoint, the extra key ignored
+    assert torch.equal(b.state[pb[0]]["exp_avg"], a.state[pa[0]]["exp_avg"])
+    newer = {**saved, "adamkit": {"schema": STATE_SCHEMA + 1}}
+    with pytest.raises(ValueError, match="schema"):
+        a.load_state_dict(newer)

@@ -21,6 +21,12 @@ from .engine import Engine, ReferenceEngine
 #: so that state_dicts have the same group keys both ways.
 TORCH_FLAGS = {"foreach": None, "capturable": False, "differentiable": False, "fused": None}
 
+#: Version of what ``state_dict`` holds beyond torch.optim's layout (low-bit keys, scalar
+#: state). Stored under ``state_dict()["adamkit"]``, a key torch.optim ignores; a checkpoint
+#: without it (torch.optim's own) reads as schema 1. Raise it when the layout changes and
+#: convert older schemas on load.
+STATE_SCHEMA = 1
+
 
 def choose_engine(rule: Rule, fused: bool | None) -> Engine:
     """``fused=None`` picks the fused engine where one exists; ``False`` the reference one."""
@@ -131,6 +137,12 @@ class RuleOptimizer(torch.optim.Optimizer):
         Moments are put at this optimizer's ``state_bits`` (each group keeps its own), from
         whatever precision they were saved in (:mod:`adamkit.torch.lowbit.convert`).
         """
+        schema = state_dict.get("adamkit", {}).get("schema", 1)
+        if schema > STATE_SCHEMA:
+            raise ValueError(
+                f"this checkpoint has adamkit state schema {schema}; this adamkit reads schemas "
+                f"up to {STATE_SCHEMA}: upgrade adamkit to load it"
+            )
         scalar_keys = self.rule.scalar_state
         saved = {
             i: {k: v.clone() for k, v in s.items() if k in scalar_keys and isinstance(v, torch.Tensor)}
@@ -149,6 +161,10 @@ class RuleOptimizer(torch.optim.Optimizer):
         for i, param, param_bits in zip(ids, params, lowbit.bits_per_param(self.param_groups), strict=True):
             if moments.get(i):
                 lowbit.convert_loaded(param, self.state[param], moments[i], param_bits)
+
+    def state_dict(self) -> dict[str, Any]:
+        """torch.optim's state_dict, marked with adamkit's state schema version."""
+        return {**super().state_dict(), "adamkit": {"schema": STATE_SCHEMA}}
 
     def __getstate__(self) -> dict[str, Any]:
         return {k: v for k, v in super().__getstate__().items() if k != "_engine"}
