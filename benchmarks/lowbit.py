@@ -42,7 +42,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import adamkit.torch as ak  # noqa: E402
 import ceiling  # noqa: E402
 import memory  # noqa: E402
-from run import machine, make_params  # noqa: E402
+from run import machine, make_params, table  # noqa: E402
 from shapes import numel, parse_size  # noqa: E402
 
 Factory = Callable[[list[torch.Tensor]], torch.optim.Optimizer]
@@ -151,26 +151,6 @@ def bench_size(label: str, shapes, names: list[str], rounds: int, slow_rounds: i
     return rows
 
 
-def fmt(value, spec: str, missing: str = "-") -> str:
-    return missing if value is None else format(value, spec)
-
-
-def table(rows: list[dict]) -> str:
-    head = (
-        "| size | optimizer | ms/step | GB/s | % ceiling | x torch fused | x faster than bnb "
-        "| state B/param | step peak MiB | steps |"
-    )
-    lines = [head, "|" + "---|" * 10]
-    for r in rows:
-        size = f"{r['size']} ({r['params'] / 1e6:.1f}M, {r['tensors']} tensors)"
-        lines.append(
-            f"| {size} | {r['optimizer']} | {r['ms']:.1f} | {r['gbs']:.1f} | {r['ceiling_pct']:.0f} % "
-            f"| {fmt(r['vs_torch_fused'], '.2f')} | {fmt(r['speedup_vs_bnb'], '.1f')} "
-            f"| {r['state_bytes_per_param']:.2f} | {fmt(r['step_peak_mb'], '.0f')} | {r['steps_timed']} |"
-        )
-    return "\n".join(lines)
-
-
 TARGETS = {"adamkit 8-bit": 2.05, "adamkit 16-bit": 4.0}
 
 
@@ -231,7 +211,7 @@ def main(argv: list[str] | None = None) -> int:
     info["seconds"] = time.perf_counter() - started
 
     print()
-    print(table(rows))
+    print(table(rows, ("speedup_vs_bnb", "x faster than bnb")))
     print()
     print(f"load average at end {info['load_average_end']}; {info['seconds']:.0f} s in all")
     print("targets: <= 2.05 B/param (8-bit), <= 4.0 (16-bit); <= 0.8x torch fused at 16M; >= 20x bnb")
