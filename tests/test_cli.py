@@ -6,18 +6,10 @@ import subprocess
 import sys
 
 import pytest
-import torch
 
 from adamkit import cli
 
-
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    """Tiny models train fastest on one thread, and two xdist workers on two cores must not oversubscribe."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def run_cli(capsys, *argv: str) -> tuple[int, str, str]:

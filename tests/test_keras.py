@@ -26,13 +26,7 @@ if keras.backend.backend() != "torch":
     pytest.skip("these tests run Keras on the torch backend", allow_module_level=True)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny tensors: more threads only contend (on a shared 2-core machine, 10x slower)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 KERAS_TWINS = ["Adam", "AdamW", "Adamax", "Nadam", "SGD", "RMSprop", "Adagrad", "Adadelta"]

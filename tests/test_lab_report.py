@@ -11,21 +11,13 @@ import statistics
 from pathlib import Path
 
 import pytest
-import torch
 from rich.console import Console
 
 from adamkit.lab import report
 from adamkit.lab.compare import compare
 from adamkit.lab.runner import EpochRecord, RunConfig, RunResult
 
-
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    """Tiny models train fastest on one thread, and two xdist workers on two cores must not oversubscribe."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"

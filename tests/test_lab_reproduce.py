@@ -7,20 +7,12 @@ import sys
 import types
 
 import pytest
-import torch
 
 from adamkit import cli
 from adamkit.lab import reproduce
 from adamkit.lab.report import Summary
 
-
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    """Tiny models train fastest on one thread, and two xdist workers on two cores must not oversubscribe."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def summary(name: str, mean: float, std: float = 0.001) -> Summary:

@@ -14,14 +14,7 @@ from torch.nn import functional as F
 from adamkit.lab import runner
 from adamkit.lab.runner import EPOCH_COLUMNS, RunConfig, load_tensors, train
 
-
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    """Tiny models train fastest on one thread, and two xdist workers on two cores must not oversubscribe."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 # small and quick: 600 training examples, 3 epochs
