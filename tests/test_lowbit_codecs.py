@@ -223,3 +223,57 @@ def test_vector_encoder_equals_portable_encoder():
                 assert simd.encode_block_simd(block, bits, fast, signed, rounding) == np.float32(0.37)
                 jit.encode_block(block, bits, slow, signed, rounding)
                 np.testing.assert_array_equal(fast, slow)
+
+
+@pytest.mark.parametrize("name", MAPS)
+def test_decode_table_is_the_float32_formula(name):
+    """The table holds what the formula computes in float32, within two ulps of the float64 midpoints."""
+    from adamkit.torch.lowbit.dynamic_map import decode_numpy
+
+    cmap = MAPS[name]
+    codes = np.arange(len(cmap.magnitudes))
+    formula = decode_numpy(codes, cmap.offsets, cmap.widths, cmap.lows)
+    np.testing.assert_array_equal(formula.view(np.int32), cmap.magnitudes.view(np.int32))
+    decades = 6 if cmap.signed else 7
+    exact = [0.0]
+    for k in range(decades):
+        low, bins = 10.0 ** (k - decades), 2 ** (k + 1)
+        exact.extend(low + (np.arange(bins) + 0.5) * 9 * low / bins)
+    exact = np.array(exact + [1.0])
+    assert np.all(np.abs(formula - exact) <= 2 * np.spacing(exact.astype(np.float32)))
+
+
+def test_octave_formula_counts_the_cuts_below_every_octave():
+    from adamkit.torch.lowbit import avx2
+
+    exponents = np.arange(256)
+    for cmap in MAPS.values():
+        intercept = avx2.octave_formula(cmap)
+        counted = np.clip((exponents * avx2.SLOPE + intercept) >> 8, 0, 7)
+        np.testing.assert_array_equal(counted, avx2.cuts_below_octaves(cmap))
+        assert counted[127] == 7 and counted[0] == 0
+
+
+def test_avx2_codec_equals_portable_codec():
+    from adamkit.torch.lowbit import avx2, jit
+
+    if not avx2.AVAILABLE:
+        pytest.skip("the host CPU has no AVX2: the portable codec is the one used")
+    for signed, cmap in ((True, SIGNED), (False, UNSIGNED)):
+        rounding, tables = jit.rounding(cmap), avx2.tables(cmap)
+        codes = np.tile(np.arange(256, dtype=np.uint8), 3)
+        for n in (256, 250, 7):  # whole vectors, and a tail
+            fast, slow = np.empty(n, np.float32), np.empty(n, np.float32)
+            avx2.decode_block_avx2(codes[5 : 5 + n], tables, np.float32(0.37), fast, signed, cmap.decode)
+            jit.decode_block(codes[5 : 5 + n], cmap.decode, np.float32(0.37), slow)
+            np.testing.assert_array_equal(fast.view(np.int32), slow.view(np.int32))
+        y = adversarial(cmap, seed=4)
+        y = np.concatenate([y, [np.nan, -np.nan, np.inf, -np.inf, 3e-39]]).astype(np.float32)
+        for n in (256, 250, 7):
+            for start in range(0, y.size - n, 997):
+                block = y[start : start + n] * np.float32(0.37)
+                bits = np.int32(np.float32(0.37).view(np.int32))
+                fast, slow = np.empty(n, np.uint8), np.empty(n, np.uint8)
+                assert avx2.encode_block_avx2(block, bits, fast, signed, tables, rounding) == np.float32(0.37)
+                jit.encode_block(block, bits, slow, signed, rounding)
+                np.testing.assert_array_equal(fast, slow)

@@ -30,17 +30,61 @@ import numpy as np
 from numba import prange
 
 from ..kernels.jit import block_kernel, decayed, element, memory_at, parallel_kernel
-from . import simd
-from .dynamic_map import SIGNED, UNSIGNED
-from .jit import bf16_load, bf16_store_stochastic, decode_block, encode_block, magnitude_bits, rounding
+from . import avx2, simd
+from .dynamic_map import SIGNED, UNSIGNED, DynamicMap
+from .jit import bf16_load, bf16_store_stochastic, decode_block, encode_block, magnitude_max, prefetch, rounding
 
 BLOCK = 256  # values per absmax (the quantisation block)
 UNIT = 64 * BLOCK  # values per unit of parallel work
+AHEAD = 16  # blocks between the one updated and the one prefetched
 
-#: The maps the 8-bit kernels read: decode table and rounding constants, signed then unsigned.
-MAPS = (SIGNED.decode, rounding(SIGNED), UNSIGNED.decode, rounding(UNSIGNED))
-#: The encoder: 16 values per instruction with AVX-512 (:mod:`.simd`), else the portable loop.
-ENCODE = simd.encode_block_simd if simd.AVAILABLE else encode_block
+
+
+def map_constants(cmap: DynamicMap) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """What the codec reads of a map: its decode table, :func:`.jit.rounding`, :func:`.avx2.tables`."""
+    return cmap.decode, rounding(cmap), avx2.tables(cmap)
+
+
+#: The maps the 8-bit kernels read, signed then unsigned.
+MAPS = (map_constants(SIGNED), map_constants(UNSIGNED))
+
+
+# The codec, chosen at import for the CPU (each compiles only where it runs); same signatures.
+@element
+def _decode_vector(codes, constants, scale, out, signed):
+    table, _, vector = constants
+    avx2.decode_block_avx2(codes, vector, scale, out, signed, table)
+
+
+@element
+def _decode_portable(codes, constants, scale, out, signed):
+    decode_block(codes, constants[0], scale, out)
+
+
+@element
+def _encode_avx512(values, scale_bits, codes, signed, constants):
+    return simd.encode_block_simd(values, scale_bits, codes, signed, constants[1])
+
+
+@element
+def _encode_avx2(values, scale_bits, codes, signed, constants):
+    _, portable, vector = constants
+    return avx2.encode_block_avx2(values, scale_bits, codes, signed, vector, portable)
+
+
+@element
+def _encode_portable(values, scale_bits, codes, signed, constants):
+    return encode_block(values, scale_bits, codes, signed, constants[1])
+
+
+#: ``decode(codes, constants, scale, out, signed)``: ``out = decode[codes] * scale``, 8 values
+#: a step with AVX2 (:mod:`.avx2`), else the portable loop.
+decode = _decode_vector if avx2.AVAILABLE else _decode_portable
+#: ``encode(values, scale_bits, codes, signed, constants) -> scale``: the codes of ``values``, by
+#: the widest encoder the CPU runs: AVX-512 (:mod:`.simd`), AVX2 (:mod:`.avx2`) or portable.
+encode = _encode_avx512 if simd.AVAILABLE else _encode_avx2 if avx2.AVAILABLE else _encode_portable
+
+
 _U8 = np.zeros(1, np.uint8)
 _U16 = np.zeros(1, np.uint16)
 
@@ -87,8 +131,8 @@ def adam_update(param, grad, m, v, s):
         m_new, v_new = moments(g, m[i], v[i], one_minus_beta1, beta2, one_minus_beta2)
         m[i] = m_new
         v[i] = v_new
-        m_max = max(m_max, magnitude_bits(m_new))
-        v_max = max(v_max, magnitude_bits(v_new))
+        m_max = magnitude_max(m_max, m_new)
+        v_max = magnitude_max(v_max, v_new)
         param[i] = p - step_size * (m_new / (np.sqrt(v_new) / bias_correction2_sqrt + eps))
     return m_max, v_max, np.int32(0)
 
@@ -105,56 +149,63 @@ def adam_update_amsgrad(param, grad, m, v, x, s):
         m_new, v_new = moments(g, m[i], v[i], one_minus_beta1, beta2, one_minus_beta2)
         m[i] = m_new
         v[i] = v_new
-        m_max = max(m_max, magnitude_bits(m_new))
-        v_max = max(v_max, magnitude_bits(v_new))
+        m_max = magnitude_max(m_max, m_new)
+        v_max = magnitude_max(v_max, v_new)
         v_new = running_max(x[i], v_new)
         x[i] = v_new
-        x_max = max(x_max, magnitude_bits(v_new))
+        x_max = magnitude_max(x_max, v_new)
         param[i] = p - step_size * (m_new / (np.sqrt(v_new) / bias_correction2_sqrt + eps))
     return m_max, v_max, x_max
 
 
 @block_kernel
-def adam8_unit(u, addresses, sizes, starts, scalars, signed_table, signed_map, unsigned_table, unsigned_map):
+def adam8_unit(u, addresses, sizes, starts, scalars, signed_map, unsigned_map):
     """Unit ``u``: each 256-value block decoded, updated and encoded, its moments in an L1-sized buffer."""
     t, lo, hi = locate(u, sizes, starts)
     a, s = addresses[t], scalars[t]
     amsgrad = s[7] != 0
     first, last = lo // BLOCK, (hi + BLOCK - 1) // BLOCK
-    param = memory_at(a[0], lo, hi, signed_table)
-    grad = memory_at(a[1], lo, hi, signed_table)
+    param = memory_at(a[0], lo, hi, scalars[0])
+    grad = memory_at(a[1], lo, hi, scalars[0])
     m_codes = memory_at(a[2], lo, hi, _U8)
-    m_absmax = memory_at(a[3], first, last, signed_table)
+    m_absmax = memory_at(a[3], first, last, scalars[0])
     v_codes = memory_at(a[4], lo, hi, _U8)
-    v_absmax = memory_at(a[5], first, last, signed_table)
+    v_absmax = memory_at(a[5], first, last, scalars[0])
     x_codes = memory_at(a[6], lo, hi if amsgrad else lo, _U8)
-    x_absmax = memory_at(a[7], first, last if amsgrad else first, signed_table)
+    x_absmax = memory_at(a[7], first, last if amsgrad else first, scalars[0])
     buffers = np.empty((3, BLOCK), np.float32)
     for b in range(last - first):
         j, k = b * BLOCK, min((b + 1) * BLOCK, hi - lo)
         m, v, x = buffers[0, : k - j], buffers[1, : k - j], buffers[2, : k - j]
-        decode_block(m_codes[j:k], signed_table, m_absmax[b], m)
-        decode_block(v_codes[j:k], unsigned_table, v_absmax[b], v)
+        ahead = k + AHEAD * BLOCK  # the memory of a later block, requested now: it arrives meanwhile
+        for line in range(0, BLOCK, 16):
+            prefetch(param, ahead + line)
+            prefetch(grad, ahead + line)
+        for line in range(0, BLOCK, 64):
+            prefetch(m_codes, ahead + line)
+            prefetch(v_codes, ahead + line)
+        decode(m_codes[j:k], signed_map, m_absmax[b], m, True)
+        decode(v_codes[j:k], unsigned_map, v_absmax[b], v, False)
         if amsgrad:
-            decode_block(x_codes[j:k], unsigned_table, x_absmax[b], x)
+            decode(x_codes[j:k], unsigned_map, x_absmax[b], x, False)
             m_max, v_max, x_max = adam_update_amsgrad(param[j:k], grad[j:k], m, v, x, s)
-            x_absmax[b] = ENCODE(x, x_max, x_codes[j:k], False, unsigned_map)
+            x_absmax[b] = encode(x, x_max, x_codes[j:k], False, unsigned_map)
         else:
             m_max, v_max, x_max = adam_update(param[j:k], grad[j:k], m, v, s)
-        m_absmax[b] = ENCODE(m, m_max, m_codes[j:k], True, signed_map)
-        v_absmax[b] = ENCODE(v, v_max, v_codes[j:k], False, unsigned_map)
+        m_absmax[b] = encode(m, m_max, m_codes[j:k], True, signed_map)
+        v_absmax[b] = encode(v, v_max, v_codes[j:k], False, unsigned_map)
 
 
 @parallel_kernel
-def adam8_parallel(addresses, sizes, starts, scalars, st, sm, ut, um):
+def adam8_parallel(addresses, sizes, starts, scalars, signed_map, unsigned_map):
     for u in prange(starts[-1]):
-        adam8_unit(u, addresses, sizes, starts, scalars, st, sm, ut, um)
+        adam8_unit(u, addresses, sizes, starts, scalars, signed_map, unsigned_map)
 
 
 @block_kernel
-def adam8_serial(addresses, sizes, starts, scalars, st, sm, ut, um):
+def adam8_serial(addresses, sizes, starts, scalars, signed_map, unsigned_map):
     for u in range(starts[-1]):
-        adam8_unit(u, addresses, sizes, starts, scalars, st, sm, ut, um)
+        adam8_unit(u, addresses, sizes, starts, scalars, signed_map, unsigned_map)
 
 
 @block_kernel

@@ -40,6 +40,21 @@ nearest code, up to float32 rounding for a value within a few ulps of a midpoint
 either neighbour is as near). Zero and one are decades of one code (``inv_width`` 0).
 Every step is an IEEE float32 operation, so the torch codec and the numba kernels, which
 perform the same operations in the same order, produce the same codes bit for bit.
+
+**Decoding by formula** (so that a vector decoder needs no 256-entry table): what a
+magnitude code ``c`` stands for is *defined* by float32 arithmetic, with
+``d = floor(log2(c + 1))`` (``c + 1`` as a float32, its exponent) and per-``d`` constants
+``offset = 2**d - 1.5``, ``width`` and ``low`` (decade ``d - 1``'s bin width and lower end;
+``width`` 0 and ``low`` 1 for the code of one):
+
+.. code-block:: python
+
+    value = (float32(c) - offset[d]) * width[d] + low[d]   # 0 for c == 0
+
+``float32(c) - offset[d]`` is the bin number plus one half, exactly. The result is the
+bin's midpoint computed in float32 (within an ulp or two of the midpoint computed in
+float64); the decode tables hold these very numbers, so a table lookup and the formula
+agree bit for bit.
 """
 
 from __future__ import annotations
@@ -64,6 +79,8 @@ class DynamicMap:
       cuts: ``CUTS`` decade boundaries for rounding, increasing (``inf`` as padding).
       starts, inv_widths, tops: per decade ``d + 1`` (``d = -1`` is zero): the lower end,
         bins per unit of value, and the first code (``tops[d + 1] == n_d - 1``).
+      offsets, widths, lows: the decoding formula's constants per ``d = floor(log2(c + 1))``
+        (the same indexing: ``d = 0`` is zero, ``d = decades + 1`` one; padded to ``CUTS + 1``).
     """
 
     signed: bool
@@ -73,6 +90,9 @@ class DynamicMap:
     starts: np.ndarray
     inv_widths: np.ndarray
     tops: np.ndarray
+    offsets: np.ndarray
+    widths: np.ndarray
+    lows: np.ndarray
 
 
 def build(decades: int, signed: bool) -> DynamicMap:
@@ -96,17 +116,36 @@ def build(decades: int, signed: bool) -> DynamicMap:
     outer = [0] + [2 ** (k + 1) - 1 for k in range(1, decades + 1)]
     cuts = [(mags[c - 1] + mags[c]) / 2 for c in [1] + outer[1:]]
     pad = CUTS + 1 - len(starts)
-    mags32 = mags.astype(np.float32)
+
+    def padded(values: list[float], fill: float) -> np.ndarray:
+        return np.array(values + [fill] * pad, np.float32)
+
+    # the decoding formula's constants, by d = floor(log2(c + 1)) (as starts: d = 0 is zero)
+    offsets = padded([2.0**d - 1.5 for d in range(decades + 2)], 2.0 ** (decades + 1) - 1.5)
+    widths = padded([0.0] + [9 * s / 2 ** (d + 1) for d, s in enumerate(starts[1:-1])] + [0.0], 0.0)
+    lows = padded(starts, 1.0)
+    mags32 = decode_numpy(np.arange(2 ** (decades + 1)), offsets, widths, lows)
     decode = np.concatenate([mags32, -mags32]) if signed else mags32
     return DynamicMap(
         signed,
         mags32,
         decode.astype(np.float32),
-        np.array(cuts + [np.inf] * pad, np.float32),
-        np.array(starts + starts[-1:] * pad, np.float32),
-        np.array(inv_widths + inv_widths[-1:] * pad, np.float32),
-        np.array(tops + tops[-1:] * pad, np.float32),
+        padded(cuts, np.inf),
+        padded(starts, starts[-1]),
+        padded(inv_widths, inv_widths[-1]),
+        padded(tops, tops[-1]),
+        offsets,
+        widths,
+        lows,
     )
+
+
+def decode_numpy(codes: np.ndarray, offsets: np.ndarray, widths: np.ndarray, lows: np.ndarray) -> np.ndarray:
+    """What magnitude ``codes`` stand for: the decoding formula above, in float32."""
+    c = np.asarray(codes, np.int64)
+    d = np.frexp((c + 1).astype(np.float32))[1] - 1  # floor(log2(c + 1)), exact for these integers
+    value = (c.astype(np.float32) - offsets[d]) * widths[d] + lows[d]
+    return np.where(c == 0, np.float32(0), value).astype(np.float32)
 
 
 SIGNED = build(6, signed=True)

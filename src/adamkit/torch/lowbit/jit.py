@@ -17,6 +17,7 @@ Bit casts (float32 <-> int32) are LLVM ``bitcast`` instructions: free and vector
 from __future__ import annotations
 
 import numpy as np
+from llvmlite import ir
 from numba import types
 from numba.extending import intrinsic
 
@@ -112,6 +113,42 @@ def bf16_store_stochastic(x, index, seed):
 def magnitude_bits(x):
     """The bits of ``|x|`` (float32) as int32: they order like the magnitudes (NaN above inf)."""
     return float_bits(x) & np.int32(0x7FFFFFFF)
+
+
+@intrinsic
+def prefetch(typingctx, array, index):
+    """Ask the CPU to bring the cache line of ``array[index]`` in (a hint: never faults, even past the end)."""
+    if not isinstance(array, types.Array) or not isinstance(index, types.Integer):
+        return None
+
+    def codegen(context, builder, signature, args):
+        data = context.make_array(signature.args[0])(context, builder, args[0]).data
+        address = builder.bitcast(builder.gep(data, [args[1]]), ir.PointerType(ir.IntType(8)))
+        i32 = ir.IntType(32)
+        try:
+            fn = builder.module.get_global("llvm.prefetch.p0")
+        except KeyError:
+            kind = ir.FunctionType(ir.VoidType(), [address.type, i32, i32, i32])
+            fn = ir.Function(builder.module, kind, "llvm.prefetch.p0")
+        builder.call(fn, [address, i32(0), i32(3), i32(1)])  # read, keep in all levels, data
+        return context.get_dummy_value()
+
+    return types.void(array, index), codegen
+
+
+@intrinsic
+def magnitude_max(typingctx, acc, x):
+    """``max(acc, bits of |x|)`` in int32 (numba's own integer arithmetic would widen it to
+    int64 and halve the vector width of the loops that take block maxima)."""
+    if acc != types.int32 or x != types.float32:
+        return None
+
+    def codegen(context, builder, signature, args):
+        i32 = context.get_value_type(types.int32)
+        bits = builder.and_(builder.bitcast(args[1], i32), i32(0x7FFFFFFF))
+        return builder.select(builder.icmp_signed(">", bits, args[0]), bits, args[0])
+
+    return types.int32(acc, x), codegen
 
 
 @element

@@ -1,0 +1,246 @@
+"""The 8-bit codec written with AVX2 vector instructions (8 values per step), where the CPU has them.
+
+The portable codec (:mod:`.jit`) decodes with a table lookup per value, which LLVM does
+not vectorise, and finds a value's decade with a chain of eight comparisons and 24
+selects. With AVX2, ``vpermps`` looks a constant up in an 8-float register by a vector
+of indices, one instruction for 8 values, so both directions become short vector loops
+(written here in LLVM IR, as numba intrinsics, each over a whole block with its
+constants held in registers):
+
+* **decode**: ``d = floor(log2(c + 1))`` from the exponent of ``float32(c + 1)``, the
+  constants of :mod:`.dynamic_map`'s decoding formula looked up by ``d - 1``, then the
+  formula, the sign bit and the scale;
+* **encode**: ``y = |x / absmax|``, the decade ``d`` as the number of cuts ``y`` reaches,
+  the decade's constants looked up by ``d - 1``, then the portable rounding formula.
+
+Every arithmetic step is the portable one's (the same IEEE float32 operations in the
+same order), so the codes and the decoded values are the same bit for bit (tested).
+Zero is the decade ``d = 0``, a select instead of a table entry, so that 8 entries
+cover the unsigned map's 7 decades and one. About 2x the portable codec's speed on
+AMD Zen 3. ``AVAILABLE`` says whether it is used: the host CPU has AVX2 and numba
+compiles for the host.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from llvmlite import ir
+from numba import types
+from numba.core import cgutils, config
+from numba.extending import intrinsic
+
+from ..kernels.jit import element
+from .dynamic_map import CUTS, DynamicMap
+from .jit import bits_float, decode_block, encode_block
+
+LANES = 8
+_F32, _I32, _I8 = ir.FloatType(), ir.IntType(32), ir.IntType(8)
+_VF, _VI, _VB = ir.VectorType(_F32, LANES), ir.VectorType(_I32, LANES), ir.VectorType(_I8, LANES)
+# rows of :func:`tables`
+CUT_ROW, START_ROW, INV_WIDTH_ROW, TOP_ROW, OFFSET_ROW, WIDTH_ROW, LOW_ROW, OCTAVE_ROW = range(8)
+SLOPE = 80  # of the octave formula: about 256 * log10(2)
+
+
+def _host_has_avx2() -> bool:
+    try:
+        import llvmlite.binding as llvm
+
+        return bool(llvm.get_host_cpu_features().get("avx2", False)) and config.CPU_NAME is None
+    except Exception:  # noqa: BLE001  (no feature query on this platform: use the portable codec)
+        return False
+
+
+AVAILABLE = _host_has_avx2()
+
+
+def cuts_below_octaves(cmap: DynamicMap) -> np.ndarray:
+    """For each float32 exponent field ``e`` (0..255): how many cuts are ``<= 2**(e - 127)``, at most 7."""
+    octaves = np.float64(2.0) ** (np.arange(256) - 127.0)
+    return np.minimum((cmap.cuts[None, :].astype(np.float64) <= octaves[:, None]).sum(axis=1), CUTS - 1)
+
+
+def octave_formula(cmap: DynamicMap) -> int:
+    """The intercept ``c`` with ``clamp((e * SLOPE + c) >> 8, 0, 7) == cuts_below_octaves(cmap)[e]``.
+
+    The cuts sit near powers of ten, so the count grows like ``e * log10(2)``; an integer
+    multiply and shift replaces a 32-entry table (AVX2 looks up 8 entries at a time).
+    """
+    exponents = np.arange(256)
+    target = cuts_below_octaves(cmap)
+    for intercept in range(-SLOPE * 128, 0):
+        if np.array_equal(np.clip((exponents * SLOPE + intercept) >> 8, 0, CUTS - 1), target):
+            return intercept
+    raise ValueError("no octave formula for this map: its cuts are not spaced like powers of ten")
+
+
+def tables(cmap: DynamicMap) -> np.ndarray:
+    """A map's constants for these kernels: (8, 8) float32, lane ``i`` for ``d = i + 1``.
+
+    Rows: the cuts (``d`` is the number of them a value reaches), then per ``d``: the
+    rounding's ``starts``, ``inv_widths``, ``tops`` and the decoding's ``offsets``,
+    ``widths``, ``lows`` (:class:`.dynamic_map.DynamicMap`); last, the octave formula's
+    slope and intercept (lanes 0 and 1).
+    """
+    rows = [cmap.cuts[:CUTS]] + [
+        values[1 : LANES + 1]
+        for values in (cmap.starts, cmap.inv_widths, cmap.tops, cmap.offsets, cmap.widths, cmap.lows)
+    ]
+    rows.append([SLOPE, octave_formula(cmap)] + [0] * (LANES - 2))
+    return np.array(rows, np.float32)
+
+
+def _splat(builder: ir.IRBuilder, value: ir.Value, vector: ir.VectorType) -> ir.Value:
+    undef = ir.Constant(vector, ir.Undefined)
+    one = builder.insert_element(undef, value, ir.Constant(_I32, 0))
+    return builder.shuffle_vector(one, undef, ir.Constant(ir.VectorType(_I32, vector.count), [0] * vector.count))
+
+
+def _const(value, vector: ir.VectorType) -> ir.Value:
+    return ir.Constant(vector, [value] * vector.count)
+
+
+def _call(builder: ir.IRBuilder, name: str, ret: ir.Type, args: list[ir.Value]) -> ir.Value:
+    module = builder.module
+    try:
+        fn = module.get_global(name)
+    except KeyError:
+        fn = ir.Function(module, ir.FunctionType(ret, [a.type for a in args]), name)
+    return builder.call(fn, args)
+
+
+def _lookup(builder: ir.IRBuilder, table: ir.Value, index: ir.Value) -> ir.Value:
+    """``table[index]`` lane by lane, an 8-float table in a register (``vpermps``)."""
+    return _call(builder, "llvm.x86.avx2.permps", _VF, [table, index])
+
+
+class _Block:
+    """What the codegen of a block intrinsic needs: typed access to its array arguments."""
+
+    def __init__(self, context, builder: ir.IRBuilder, sig, args) -> None:
+        self.context, self.builder, self.sig, self.args = context, builder, sig, args
+
+    def data(self, k: int) -> ir.Value:
+        return self.context.make_array(self.sig.args[k])(self.context, self.builder, self.args[k]).data
+
+    def vector_at(self, k: int, offset: ir.Value, element: ir.Type) -> ir.Value:
+        """A pointer to ``LANES`` elements of array argument ``k`` from ``offset``."""
+        pointer = self.builder.gep(self.data(k), [offset])
+        return self.builder.bitcast(pointer, ir.PointerType(ir.VectorType(element, LANES)))
+
+    def rows(self, k: int) -> list[ir.Value]:
+        """The rows of the (8, 8) table in argument ``k``, loaded once (registers for the loop)."""
+        table = self.data(k)
+        return [
+            self.builder.load(
+                self.builder.bitcast(self.builder.gep(table, [ir.Constant(_I32, LANES * r)]), ir.PointerType(_VF)),
+                align=4,
+            )
+            for r in range(OCTAVE_ROW + 1)
+        ]
+
+    def whole_vectors(self, count: int):
+        """A loop over the offsets ``0, 8, ...`` below argument ``count`` rounded down to whole vectors."""
+        n = self.context.cast(self.builder, self.args[count], self.sig.args[count], types.intp)
+        intp = n.type
+        whole = self.builder.sub(n, self.builder.srem(n, ir.Constant(intp, LANES)))
+        return cgutils.for_range_slice(self.builder, ir.Constant(intp, 0), whole, ir.Constant(intp, LANES))
+
+
+def _magnitude_mask(builder: ir.IRBuilder, signed: ir.Value) -> ir.Value:
+    """0x7F (bit 7 is the sign) for the signed map, 0xFF for the unsigned one, in every lane."""
+    return builder.select(signed, _const(0x7F, _VI), _const(0xFF, _VI))
+
+
+@intrinsic
+def decode_vectors(typingctx, codes, consts, scale, out, signed, count):
+    """``out[i] = decode[codes[i]] * scale`` for the whole vectors of ``count`` values."""
+    signature = types.void(codes, consts, scale, out, signed, count)
+
+    def codegen(context, builder, sig, args):
+        block = _Block(context, builder, sig, args)
+        rows = block.rows(1)
+        scale_v = _splat(builder, args[2], _VF)
+        magnitude = _magnitude_mask(builder, args[4])
+        one, zero = _const(1, _VI), _const(0, _VI)
+        with block.whole_vectors(5) as (offset, _):
+            raw = builder.zext(builder.load(block.vector_at(0, offset, _I8), align=1), _VI)
+            c = builder.and_(raw, magnitude)
+            exponent = builder.lshr(builder.bitcast(builder.sitofp(builder.add(c, one), _VF), _VI), _const(23, _VI))
+            index = builder.sub(exponent, _const(128, _VI))  # d - 1, d = floor(log2(c + 1))
+            index = builder.select(builder.icmp_signed("<", index, zero), zero, index)
+            offset_d, width, low = (_lookup(builder, rows[r], index) for r in (OFFSET_ROW, WIDTH_ROW, LOW_ROW))
+            value = builder.fadd(builder.fmul(builder.fsub(builder.sitofp(c, _VF), offset_d), width), low)
+            value = builder.select(builder.icmp_signed("==", c, zero), _const(0.0, _VF), value)
+            sign = builder.shl(builder.and_(raw, builder.xor(magnitude, _const(-1, _VI))), _const(24, _VI))
+            value = builder.bitcast(builder.or_(builder.bitcast(value, _VI), sign), _VF)
+            builder.store(builder.fmul(value, scale_v), block.vector_at(3, offset, _F32), align=4)
+        return context.get_dummy_value()
+
+    return signature, codegen
+
+
+@intrinsic
+def encode_vectors(typingctx, values, divisor, consts, codes, signed, count):
+    """``codes[i]``: the code nearest to ``values[i] / divisor``, for the whole vectors of ``count``."""
+    signature = types.void(values, divisor, consts, codes, signed, count)
+
+    def codegen(context, builder, sig, args):
+        block = _Block(context, builder, sig, args)
+        rows = block.rows(2)
+        octave = builder.fptosi(rows[OCTAVE_ROW], _VI)
+        slope, intercept = (
+            _splat(builder, builder.extract_element(octave, ir.Constant(_I32, k)), _VI) for k in (0, 1)
+        )
+        divisor_v = _splat(builder, args[1], _VF)
+        sign_mask = builder.select(args[4], _const(0x80, _VI), _const(0, _VI))
+        zero, fzero = _const(0, _VI), _const(0.0, _VF)
+
+        def codes_at(offset: ir.Value) -> ir.Value:
+            q = builder.fdiv(builder.load(block.vector_at(0, offset, _F32), align=4), divisor_v)
+            bits = builder.bitcast(q, _VI)
+            y = builder.bitcast(builder.and_(bits, _const(0x7FFFFFFF, _VI)), _VF)
+            # the decade: the number of cuts below y's octave (:func:`octave_formula`), plus one
+            # if y reaches the next cut (cuts are more than an octave apart)
+            exponent = builder.lshr(builder.bitcast(y, _VI), _const(23, _VI))
+            first = builder.ashr(builder.add(builder.mul(exponent, slope), intercept), _const(8, _VI))
+            first = builder.select(builder.icmp_signed("<", first, zero), zero, first)
+            first = builder.select(builder.icmp_signed(">", first, _const(CUTS - 1, _VI)), _const(CUTS - 1, _VI), first)
+            reaches = builder.fcmp_ordered(">=", y, _lookup(builder, rows[CUT_ROW], first))
+            decade = builder.sub(first, builder.sext(reaches, _VI))
+            index = builder.sub(decade, _const(1, _VI))
+            index = builder.select(builder.icmp_signed("<", index, zero), zero, index)
+            start, inv_width, top = (_lookup(builder, rows[r], index) for r in (START_ROW, INV_WIDTH_ROW, TOP_ROW))
+            z = _call(builder, "llvm.floor.v8f32", _VF, [builder.fmul(builder.fsub(y, start), inv_width)])
+            z = builder.select(builder.fcmp_ordered(">", z, fzero), z, fzero)
+            z = builder.select(builder.fcmp_ordered("<", z, top), z, top)
+            code = builder.fptosi(builder.fadd(top, z), _VI)
+            nothing = builder.or_(builder.icmp_signed("==", decade, zero), builder.fcmp_unordered("uno", y, y))
+            code = builder.select(nothing, zero, code)  # zero, and NaN: the code of zero
+            return builder.or_(code, builder.and_(builder.ashr(bits, _const(24, _VI)), sign_mask))
+
+        with block.whole_vectors(5) as (offset, _):
+            builder.store(builder.trunc(codes_at(offset), _VB), block.vector_at(3, offset, _I8), align=1)
+        return context.get_dummy_value()
+
+    return signature, codegen
+
+
+@element
+def decode_block_avx2(codes, consts, scale, out, signed, table):
+    """:func:`.jit.decode_block` 8 values per step; ``consts``: :func:`tables`, ``table``: the map's decode."""
+    decode_vectors(codes, consts, scale, out, signed, codes.size)
+    whole = codes.size - codes.size % LANES
+    if whole < codes.size:  # the last values of a tensor: the portable loop
+        decode_block(codes[whole:], table, scale, out[whole:])
+
+
+@element
+def encode_block_avx2(values, scale_bits, codes, signed, consts, portable):
+    """:func:`.jit.encode_block` 8 values per step; ``consts``: :func:`tables`, ``portable``: ``rounding``."""
+    scale = bits_float(scale_bits)
+    divisor = scale if scale_bits != 0 else np.float32(1.0)
+    encode_vectors(values, divisor, consts, codes, signed, codes.size)
+    whole = codes.size - codes.size % LANES
+    if whole < codes.size:
+        encode_block(values[whole:], scale_bits, codes[whole:], signed, portable)
+    return scale
