@@ -32,12 +32,19 @@ from numba import prange
 from ..kernels.jit import block_kernel, decayed, element, memory_at, parallel_kernel
 from . import avx2, simd
 from .dynamic_map import SIGNED, UNSIGNED, DynamicMap
-from .jit import bf16_load, bf16_store_stochastic, decode_block, encode_block, magnitude_max, prefetch, rounding
+from .jit import (
+    bf16_load,
+    bf16_store_stochastic,
+    decode_block,
+    encode_block,
+    magnitude_max,
+    prefetch,
+    rounding,
+)
 
 BLOCK = 256  # values per absmax (the quantisation block)
 UNIT = 64 * BLOCK  # values per unit of parallel work
 AHEAD = 16  # blocks between the one updated and the one prefetched
-
 
 
 def map_constants(cmap: DynamicMap) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

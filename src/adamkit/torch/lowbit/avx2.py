@@ -92,7 +92,9 @@ def tables(cmap: DynamicMap) -> np.ndarray:
 def _splat(builder: ir.IRBuilder, value: ir.Value, vector: ir.VectorType) -> ir.Value:
     undef = ir.Constant(vector, ir.Undefined)
     one = builder.insert_element(undef, value, ir.Constant(_I32, 0))
-    return builder.shuffle_vector(one, undef, ir.Constant(ir.VectorType(_I32, vector.count), [0] * vector.count))
+    return builder.shuffle_vector(
+        one, undef, ir.Constant(ir.VectorType(_I32, vector.count), [0] * vector.count)
+    )
 
 
 def _const(value, vector: ir.VectorType) -> ir.Value:
@@ -132,7 +134,9 @@ class _Block:
         table = self.data(k)
         return [
             self.builder.load(
-                self.builder.bitcast(self.builder.gep(table, [ir.Constant(_I32, LANES * r)]), ir.PointerType(_VF)),
+                self.builder.bitcast(
+                    self.builder.gep(table, [ir.Constant(_I32, LANES * r)]), ir.PointerType(_VF)
+                ),
                 align=4,
             )
             for r in range(OCTAVE_ROW + 1)
@@ -165,10 +169,14 @@ def decode_vectors(typingctx, codes, consts, scale, out, signed, count):
         with block.whole_vectors(5) as (offset, _):
             raw = builder.zext(builder.load(block.vector_at(0, offset, _I8), align=1), _VI)
             c = builder.and_(raw, magnitude)
-            exponent = builder.lshr(builder.bitcast(builder.sitofp(builder.add(c, one), _VF), _VI), _const(23, _VI))
+            exponent = builder.lshr(
+                builder.bitcast(builder.sitofp(builder.add(c, one), _VF), _VI), _const(23, _VI)
+            )
             index = builder.sub(exponent, _const(128, _VI))  # d - 1, d = floor(log2(c + 1))
             index = builder.select(builder.icmp_signed("<", index, zero), zero, index)
-            offset_d, width, low = (_lookup(builder, rows[r], index) for r in (OFFSET_ROW, WIDTH_ROW, LOW_ROW))
+            offset_d, width, low = (
+                _lookup(builder, rows[r], index) for r in (OFFSET_ROW, WIDTH_ROW, LOW_ROW)
+            )
             value = builder.fadd(builder.fmul(builder.fsub(builder.sitofp(c, _VF), offset_d), width), low)
             value = builder.select(builder.icmp_signed("==", c, zero), _const(0.0, _VF), value)
             sign = builder.shl(builder.and_(raw, builder.xor(magnitude, _const(-1, _VI))), _const(24, _VI))
@@ -204,17 +212,23 @@ def encode_vectors(typingctx, values, divisor, consts, codes, signed, count):
             exponent = builder.lshr(builder.bitcast(y, _VI), _const(23, _VI))
             first = builder.ashr(builder.add(builder.mul(exponent, slope), intercept), _const(8, _VI))
             first = builder.select(builder.icmp_signed("<", first, zero), zero, first)
-            first = builder.select(builder.icmp_signed(">", first, _const(CUTS - 1, _VI)), _const(CUTS - 1, _VI), first)
+            first = builder.select(
+                builder.icmp_signed(">", first, _const(CUTS - 1, _VI)), _const(CUTS - 1, _VI), first
+            )
             reaches = builder.fcmp_ordered(">=", y, _lookup(builder, rows[CUT_ROW], first))
             decade = builder.sub(first, builder.sext(reaches, _VI))
             index = builder.sub(decade, _const(1, _VI))
             index = builder.select(builder.icmp_signed("<", index, zero), zero, index)
-            start, inv_width, top = (_lookup(builder, rows[r], index) for r in (START_ROW, INV_WIDTH_ROW, TOP_ROW))
+            start, inv_width, top = (
+                _lookup(builder, rows[r], index) for r in (START_ROW, INV_WIDTH_ROW, TOP_ROW)
+            )
             z = _call(builder, "llvm.floor.v8f32", _VF, [builder.fmul(builder.fsub(y, start), inv_width)])
             z = builder.select(builder.fcmp_ordered(">", z, fzero), z, fzero)
             z = builder.select(builder.fcmp_ordered("<", z, top), z, top)
             code = builder.fptosi(builder.fadd(top, z), _VI)
-            nothing = builder.or_(builder.icmp_signed("==", decade, zero), builder.fcmp_unordered("uno", y, y))
+            nothing = builder.or_(
+                builder.icmp_signed("==", decade, zero), builder.fcmp_unordered("uno", y, y)
+            )
             code = builder.select(nothing, zero, code)  # zero, and NaN: the code of zero
             return builder.or_(code, builder.and_(builder.ashr(bits, _const(24, _VI)), sign_mask))
 
@@ -227,7 +241,7 @@ def encode_vectors(typingctx, values, divisor, consts, codes, signed, count):
 
 @element
 def decode_block_avx2(codes, consts, scale, out, signed, table):
-    """:func:`.jit.decode_block` 8 values per step; ``consts``: :func:`tables`, ``table``: the map's decode."""
+    """:func:`.jit.decode_block`, 8 values a step (``consts``: :func:`tables`; ``table``: the decode)."""
     decode_vectors(codes, consts, scale, out, signed, codes.size)
     whole = codes.size - codes.size % LANES
     if whole < codes.size:  # the last values of a tensor: the portable loop

@@ -117,7 +117,7 @@ def magnitude_bits(x):
 
 @intrinsic
 def prefetch(typingctx, array, index):
-    """Ask the CPU to bring the cache line of ``array[index]`` in (a hint: never faults, even past the end)."""
+    """Ask the CPU to bring in the cache line of ``array[index]`` (a hint: it never faults)."""
     if not isinstance(array, types.Array) or not isinstance(index, types.Integer):
         return None
 
