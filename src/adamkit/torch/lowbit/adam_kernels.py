@@ -1,8 +1,9 @@
 r"""Adam and AdamW with 8-bit or bfloat16 moments, fused: decode, update, encode in one sweep over memory.
 
-The update is :mod:`adamkit.rules.adam`'s, in float32 and in its order (the same
-arithmetic as :mod:`adamkit.torch.kernels.adam`, whose host code computes the per-step
-scalars); only where the moments live differs:
+The update is :mod:`adamkit.rules.adam`'s, in float32 and in its order (the arithmetic of
+:mod:`adamkit.torch.kernels.adam`, whose host code computes the per-step scalars, but for
+one division by a scalar done as a multiplication: :func:`adam_step`); only where the
+moments live differs:
 
 * **16-bit**: ``m``, ``v`` (and AMSGrad's ``max v``) are bfloat16, read and written as
   their 16 bits (:func:`.jit.bf16_load`, :func:`.jit.bf16_store_stochastic`: rounded
@@ -12,7 +13,9 @@ scalars); only where the moments live differs:
   block, the old moments are decoded into buffers of 256 floats (in the L1 cache); the
   update runs over them (a vectorised loop, as the fp32 kernel's), keeping the new
   moments there and taking their largest magnitudes; then the codes are written relative
-  to the new ``absmax`` (:func:`.jit.encode_block`, vectorised too). Memory is read and
+  to the new ``absmax``. The codec is the widest the CPU runs (:data:`decode`,
+  :data:`encode`: AVX2 or AVX-512 vectors, else portable loops), and the memory of the
+  block ``AHEAD`` blocks on is requested while this one is computed. Memory is read and
   written once: about 16 bytes per parameter.
 
 Work layout: one parallel loop over *units* of up to 64 blocks (16,384 values) of every
@@ -118,6 +121,14 @@ def moments(g, m_old, v_old, one_minus_beta1, beta2, one_minus_beta2):
 
 
 @element
+def adam_step(p, m, v, step_size, inverse_bias_correction2_sqrt, eps):
+    """``p - step_size * m / (sqrt(v) / bias_correction2_sqrt + eps)``, the rule's step, with the
+    division by the scalar done as a multiplication by its inverse (within an ulp of the rule's
+    rounding): the divider, which ``sqrt`` and the remaining division also need, bounds these loops."""
+    return p - step_size * (m / (np.sqrt(v) * inverse_bias_correction2_sqrt + eps))
+
+
+@element
 def running_max(old, v):
     """AMSGrad's ``maximum(max_exp_avg_sq, exp_avg_sq)``, NaN propagating as torch.maximum."""
     return old if (old > v or old != old) else v
@@ -131,7 +142,7 @@ def adam_update(param, grad, m, v, s):
     """
     sign, l2, weight_decay, decay = s[0], s[1] != 0, s[2], s[3]
     one_minus_beta1, beta2, one_minus_beta2 = s[4], s[5], s[6]
-    step_size, bias_correction2_sqrt, eps = s[8], s[9], s[10]
+    step_size, inverse, eps = s[8], np.float32(1.0) / s[9], s[10]
     m_max, v_max = np.int32(0), np.int32(0)
     for i in range(param.size):
         g, p = decayed(grad[i], param[i], sign, l2, weight_decay, decay)
@@ -140,7 +151,7 @@ def adam_update(param, grad, m, v, s):
         v[i] = v_new
         m_max = magnitude_max(m_max, m_new)
         v_max = magnitude_max(v_max, v_new)
-        param[i] = p - step_size * (m_new / (np.sqrt(v_new) / bias_correction2_sqrt + eps))
+        param[i] = adam_step(p, m_new, v_new, step_size, inverse, eps)
     return m_max, v_max, np.int32(0)
 
 
@@ -149,7 +160,7 @@ def adam_update_amsgrad(param, grad, m, v, x, s):
     """As :func:`adam_update`, and ``x`` (decoded) replaced by the running maximum of ``v``."""
     sign, l2, weight_decay, decay = s[0], s[1] != 0, s[2], s[3]
     one_minus_beta1, beta2, one_minus_beta2 = s[4], s[5], s[6]
-    step_size, bias_correction2_sqrt, eps = s[8], s[9], s[10]
+    step_size, inverse, eps = s[8], np.float32(1.0) / s[9], s[10]
     m_max, v_max, x_max = np.int32(0), np.int32(0), np.int32(0)
     for i in range(param.size):
         g, p = decayed(grad[i], param[i], sign, l2, weight_decay, decay)
@@ -161,7 +172,7 @@ def adam_update_amsgrad(param, grad, m, v, x, s):
         v_new = running_max(x[i], v_new)
         x[i] = v_new
         x_max = magnitude_max(x_max, v_new)
-        param[i] = p - step_size * (m_new / (np.sqrt(v_new) / bias_correction2_sqrt + eps))
+        param[i] = adam_step(p, m_new, v_new, step_size, inverse, eps)
     return m_max, v_max, x_max
 
 
@@ -225,7 +236,7 @@ def adam16_unit(u, addresses, sizes, starts, scalars, seeds):
     a, s = addresses[t], scalars[t]
     sign, l2, weight_decay, decay = s[0], s[1] != 0, s[2], s[3]
     one_minus_beta1, beta2, one_minus_beta2 = s[4], s[5], s[6]
-    amsgrad, step_size, bias_correction2_sqrt, eps = s[7] != 0, s[8], s[9], s[10]
+    amsgrad, step_size, inverse, eps = s[7] != 0, s[8], np.float32(1.0) / s[9], s[10]
     m_seed, v_seed, x_seed = seeds[t, 0], seeds[t, 1], seeds[t, 2]
     param = memory_at(a[0], lo, hi, scalars)
     grad = memory_at(a[1], lo, hi, scalars)
@@ -242,7 +253,7 @@ def adam16_unit(u, addresses, sizes, starts, scalars, seeds):
             exp_avg_sq[i] = bf16_store_stochastic(v, lo + i, v_seed)
             v = running_max(bf16_load(max_exp_avg_sq[i]), v)
             max_exp_avg_sq[i] = bf16_store_stochastic(v, lo + i, x_seed)
-            param[i] = p - step_size * (m / (np.sqrt(v) / bias_correction2_sqrt + eps))
+            param[i] = adam_step(p, m, v, step_size, inverse, eps)
     else:
         for i in range(hi - lo):
             g, p = decayed(grad[i], param[i], sign, l2, weight_decay, decay)
@@ -250,7 +261,7 @@ def adam16_unit(u, addresses, sizes, starts, scalars, seeds):
             m, v = moments(g, m_old, v_old, one_minus_beta1, beta2, one_minus_beta2)
             exp_avg[i] = bf16_store_stochastic(m, lo + i, m_seed)
             exp_avg_sq[i] = bf16_store_stochastic(v, lo + i, v_seed)
-            param[i] = p - step_size * (m / (np.sqrt(v) / bias_correction2_sqrt + eps))
+            param[i] = adam_step(p, m, v, step_size, inverse, eps)
 
 
 @parallel_kernel
