@@ -115,33 +115,62 @@ def update(param: Array, grad: Array, state: State, hp: Hyper) -> tuple[Array, S
     return adam_phase(param, grad, state, hp)
 
 
-def sgd_phase(param: Array, grad: Array, state: State, hp: Hyper) -> tuple[Array, State]:
+def sgd_hyper(hp: Hyper, state: State) -> dict:
+    """SGD's hyperparameters for the second phase (the gradient arrives already signed and decayed).
+
+    A function of its own so that the fused engine (:mod:`adamkit.torch.kernels.swats`) feeds
+    its SGD kernel the very rate the rule computes, rounded the same way.
+    """
     beta1 = hp["betas"][0]
     follow_lr = hp["lr"] / state["lr_at_switch"]  # exactly 1.0 unless a scheduler moved lr
-    sgd_hp = {**SGD.defaults, "lr": (1 - beta1) * state["sgd_lr"] * follow_lr, "momentum": beta1}
+    return {**SGD.defaults, "lr": (1 - beta1) * state["sgd_lr"] * follow_lr, "momentum": beta1}
+
+
+def sgd_phase(param: Array, grad: Array, state: State, hp: Hyper) -> tuple[Array, State]:
+    sgd_hp = sgd_hyper(hp, state)
     new_param, sgd_state = SGD.update(param, grad, {"momentum_buffer": state["momentum_buffer"]}, sgd_hp)
     return new_param, {**state, "step": state["step"] + 1, **sgd_state}
 
 
 def adam_phase(param: Array, grad: Array, state: State, hp: Hyper) -> tuple[Array, State]:
-    beta2 = hp["betas"][1]
     adam_state = {key: state[key] for key in ADAM_KEYS}
     new_param, adam_state = ADAM.update(param, grad, adam_state, phase_hyper(hp))
-    new_state = {**state, **adam_state}
-
     p = new_param - param  # the step Adam took, as applied
-    along_grad = float((p * grad).sum())
-    if along_grad == 0:  # no projection to learn from (zero gradient or zero step)
-        return new_param, new_state
-    k = adam_state["step"]
-    gamma = float((p * p).sum()) / -along_grad
-    lr_estimate = beta2 * state["lr_estimate"] + (1 - beta2) * gamma
-    new_state["lr_estimate"] = lr_estimate
-    unbiased = lr_estimate / (1 - beta2**k)
-    if k > 1 and unbiased > 0 and hp["lr"] > 0 and abs(unbiased - gamma) < hp["switch_tol"]:
-        new_state.update(switched=1.0, switch_step=k, sgd_lr=unbiased, lr_at_switch=hp["lr"])
+    scalars, switched = after_adam_step(
+        adam_state["step"], float((p * p).sum()), float((p * grad).sum()), state, hp
+    )
+    new_state = {**state, **adam_state, **scalars}
+    if switched:
         new_state["momentum_buffer"] = namespace(param).zeros_like(param)  # SGD starts fresh
     return new_param, new_state
+
+
+def after_adam_step(
+    k: float, step_sq: float, step_dot_grad: float, state: State, hp: Hyper
+) -> tuple[State, bool]:
+    r"""The scalar bookkeeping of Adam step ``k``: the rate estimate and the switch decision.
+
+    ``step_sq`` is :math:`p_k^\top p_k` and ``step_dot_grad`` is :math:`p_k^\top g_k`, for the
+    step :math:`p_k` as applied (new parameter minus old) and the signed, decayed gradient.
+    Only these two sums of the tensor matter, so the decision is a pure function of scalars:
+    the rule (:func:`adam_phase`) and the fused engine, whose kernel returns the two sums
+    (:mod:`adamkit.torch.kernels.swats`), both call it and cannot drift apart.
+
+    Returns the scalar state entries that change (a subset of ``lr_estimate``, ``switched``,
+    ``switch_step``, ``sgd_lr``, ``lr_at_switch``) and whether the tensor switches to SGD now,
+    in which case the caller zeroes its momentum buffer. ``state`` holds the scalars before
+    the step (Python floats); ``k`` is the new step count.
+    """
+    if step_dot_grad == 0:  # no projection to learn from (zero gradient or zero step)
+        return {}, False
+    beta2 = hp["betas"][1]
+    gamma = step_sq / -step_dot_grad
+    lr_estimate = beta2 * state["lr_estimate"] + (1 - beta2) * gamma
+    unbiased = lr_estimate / (1 - beta2**k)
+    if k > 1 and unbiased > 0 and hp["lr"] > 0 and abs(unbiased - gamma) < hp["switch_tol"]:
+        switch = {"switched": 1.0, "switch_step": k, "sgd_lr": unbiased, "lr_at_switch": hp["lr"]}
+        return {"lr_estimate": lr_estimate, **switch}, True
+    return {"lr_estimate": lr_estimate}, False
 
 
 SWATS = Rule(

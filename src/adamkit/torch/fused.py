@@ -8,7 +8,10 @@ Per step, the engine does in Python only O(1) work per tensor: check that the ke
 can take it, compute its scalars (bias corrections, step) in float64 from the group's
 hyperparameters as the rule does (once per distinct ``step``), and note the addresses
 of its arrays. Then one kernel call per dtype updates every tensor of the group, its
-blocks spread over the cores (:mod:`adamkit.torch.kernels.jit`).
+blocks spread over the cores (:mod:`adamkit.torch.kernels.jit`). A family whose tensors
+move through phases (SWATS: Adam, then SGD) makes one call per dtype and phase; a kernel
+that returns per-tensor sums has them turned into scalar state on the host after its call
+(:mod:`adamkit.torch.kernels.contract`).
 
 A parameter the kernels cannot take (float16 or bfloat16, a non-contiguous or sparse
 gradient, another device, a tensor subclass, state of another dtype) goes to the
@@ -47,6 +50,7 @@ KERNELS: dict[str, str] = {
     "sgd": "adamkit.torch.kernels.sgd:SGD_KERNEL",
     "rmsprop": "adamkit.torch.kernels.rmsprop:RMSPROP_KERNEL",
     "adagrad": "adamkit.torch.kernels.adagrad:ADAGRAD_KERNEL",
+    "swats": "adamkit.torch.kernels.swats:SWATS_KERNEL",
 }
 
 #: torch dtype -> (NumPy dtype the kernel computes in, reals per element)
@@ -58,7 +62,8 @@ KERNEL_DTYPES: dict[torch.dtype, tuple[np.dtype, int]] = {
 }
 PLAIN_TENSORS = (torch.Tensor, torch.nn.Parameter)
 
-#: device type -> "module:function" that runs a kernel over a table of that device's tensors.
+#: device type -> "module:function" that runs a kernel over a table of that device's tensors
+#: (and returns the per-tensor sums of a kernel with reductions: see :func:`.kernels.jit.launch`).
 #: numba on the CPU; a Triton launcher for "cuda" (same tables, device addresses) goes here.
 LAUNCHERS: dict[str, str] = {"cpu": "adamkit.torch.kernels.jit:launch"}
 
@@ -80,17 +85,20 @@ def plain(t: torch.Tensor) -> bool:
 
 
 class Table:
-    """The tensors of one device and dtype in a group: what one kernel call updates."""
+    """The tensors of one device and dtype in a group that one kernel updates, in one call."""
 
-    def __init__(self, device: str, dtype: np.dtype) -> None:
+    def __init__(self, device: str, dtype: np.dtype, kernel: Any) -> None:
         self.device = device
         self.dtype = dtype
+        self.kernel = kernel
         self.addresses: list[list[int]] = []
         self.sizes: list[int] = []
         self.scalars: list[tuple] = []
         self.written: list[torch.Tensor] = []  # what the kernel writes, behind autograd's back
+        self.totals: np.ndarray | None = None  # per-tensor sums, after launch (kernels with reductions)
 
-    def add(self, param: torch.Tensor, grad: torch.Tensor, state: tuple, size: int, scalars: tuple) -> None:
+    def add(self, param: torch.Tensor, grad: torch.Tensor, state: tuple, size: int, scalars: tuple) -> int:
+        """Add a tensor; returns its row (its index into :attr:`totals`)."""
         addresses = [param.data_ptr(), grad.data_ptr()]
         addresses.extend(0 if t is None else t.data_ptr() for t in state)
         self.addresses.append(addresses)
@@ -98,14 +106,15 @@ class Table:
         self.scalars.append(scalars)
         self.written.append(param)
         self.written.extend(t for t in state if t is not None)
+        return len(self.sizes) - 1
 
-    def launch(self, kernel: Any) -> None:
+    def launch(self) -> None:
         module, function = LAUNCHERS[self.device].split(":")
         launch = getattr(importlib.import_module(module), function)
         sizes = np.array(self.sizes, np.int64)
         addresses = np.array(self.addresses, np.int64)
         scalars = np.array(self.scalars, np.float64).astype(self.dtype)  # as torch casts a Python float
-        launch(kernel, addresses, sizes, scalars)
+        self.totals = launch(self.kernel, addresses, sizes, scalars)
         bump_versions(self.written)
 
 
@@ -136,9 +145,9 @@ class FusedEngine:
         if not self.kernel.supports(hp):
             self.reference.step_group(rule, group, state)
             return
-        tables: dict[tuple[str, np.dtype], Table] = {}
+        tables: dict[tuple[str, np.dtype, str], Table] = {}
         memo: dict[tuple, tuple] = {}  # scalars() once per distinct scalar state
-        updates: list[tuple[State, State]] = []
+        updates: list[tuple[State, State, State, Table, int]] = []
         leftovers = []
         for param in group["params"]:
             grad = param.grad
@@ -152,25 +161,29 @@ class FusedEngine:
             if not p_state:
                 p_state.update(fresh_state(rule, param, hp))
             current = read_scalars(rule, p_state)
+            kernel = self.kernel.choose(current)  # the family's kernel, or its phase's for this tensor
             key = tuple(current.items())
             if key not in memo:
-                memo[key] = self.kernel.scalars(hp, current)
+                memo[key] = kernel.scalars(hp, current)
             args, new_scalars = memo[key]
             try:
-                tensors = self.kernel.arrays(p_state, param, hp)
+                tensors = kernel.arrays(p_state, param, hp)
             except KeyError:  # state from elsewhere lacks a key: the reference engine explains
                 leftovers.append(param)
                 continue
             if not all(t is None or matches(t, param) for t in tensors):
                 leftovers.append(param)
                 continue
-            where = (device_type(param), kind[0])
-            table = tables.get(where) or tables.setdefault(where, Table(*where))
-            table.add(param, grad, tensors, param.numel() * kind[1], args)
-            updates.append((p_state, new_scalars))
+            where = (device_type(param), kind[0], kernel.name)
+            table = tables.get(where) or tables.setdefault(where, Table(*where[:2], kernel))
+            row = table.add(param, grad, tensors, param.numel() * kind[1], args)
+            updates.append((p_state, current, new_scalars, table, row))
         for table in tables.values():
-            table.launch(self.kernel)
-        for p_state, new_scalars in updates:
+            table.launch()
+        for p_state, current, new_scalars, table, row in updates:
+            finish = table.kernel.finish
+            if finish is not None:  # scalar state from the tensor's sums (SWATS's switch)
+                new_scalars = {**new_scalars, **finish(hp, {**current, **new_scalars}, table.totals[row])}
             for key, value in new_scalars.items():
                 stored = p_state.get(key)
                 if isinstance(stored, torch.Tensor):

@@ -52,8 +52,9 @@ class SWATS(RuleOptimizer):
         switch_tol: the switch criterion's tolerance, absolute, in learning-rate units
             (>= 0; default 1e-5; the paper's 1e-9 rarely triggers; 0 never switches).
         maximize: ascend the objective instead of descending it.
-        fused: ``None`` or ``False``: the reference engine (SWATS has no fused kernel, so
-            ``True`` raises ``ValueError``).
+        fused: ``None`` (default): the fused CPU kernels where numba is installed (Adam's
+            kernel plus the two sums of the switch, then SGD's: :mod:`adamkit.torch.kernels.swats`),
+            else the reference engine; ``True``: require them; ``False``: the reference engine.
         state_bits: 32 (default: moments as the parameters), 16 (bfloat16 moments) or 8
             (8-bit blockwise moments, Dettmers et al. 2022); the update is the same,
             only the storage differs: see :mod:`adamkit.torch.lowbit`.

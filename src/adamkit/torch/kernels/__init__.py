@@ -1,7 +1,8 @@
 """Fused CPU kernels: each algorithm's update in one pass over memory (numba).
 
 One module per algorithm family (adam: Adam and AdamW; adamax, nadam, radam, sgd,
-rmsprop, adagrad). Each holds
+rmsprop, adagrad; swats, which runs Adam's and SGD's block functions and adds the two
+sums of its switch). Each holds
 
 * a **block function**: one loop over a contiguous block of a parameter and its state
   (read ``p, g`` and the state, write them back), the same arithmetic in the same order

@@ -12,6 +12,21 @@ it checks that each parameter can run on a kernel, creates fresh state with the 
 where row ``t`` of ``addresses`` is param, grad, then :meth:`FusedKernel.arrays`
 (0 for ``None``), and row ``t`` of ``scalars`` is :meth:`FusedKernel.scalars`'s
 arguments for that tensor, cast to the parameter's dtype (booleans as 0 and 1).
+
+Two small extensions serve algorithms whose host code needs more than the step count
+(SWATS; every other family leaves them at their defaults):
+
+* **Reductions.** A kernel with ``reductions = r > 0`` also sums ``r`` quantities over
+  each tensor and takes one more argument, ``sums`` (float64, one row of ``r`` per block):
+  block ``b`` writes its own row, so the parallel launcher needs no atomics and the
+  result does not depend on the number of threads. The launcher adds each tensor's rows
+  (in block order) and the engine hands the totals to :attr:`FusedKernel.finish`, which
+  returns the scalar state that depends on them. A decision over a whole tensor (SWATS's
+  switch) thus stays on the host, in the rule's own function, and the kernel stays one pass.
+* **Phases.** :class:`PhasedKernels` picks a kernel per tensor from its scalar state
+  (SWATS: Adam's until the tensor switches, SGD's after). The engine builds one table per
+  (device, dtype, kernel), so tensors of one group in different phases still take one call
+  per phase.
 """
 
 from __future__ import annotations
@@ -20,6 +35,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import torch
 
 from ...rules.spec import Hyper, State
@@ -46,6 +62,15 @@ class FusedKernel:
         state. ``state`` is the stored state before :meth:`arrays` ran, the rule's
         scalars as Python floats, arrays only as ``True`` (or ``None``). Called once
         per distinct state in a step: tensors with equal state share the result.
+      reductions: how many float64 sums per tensor the kernel returns (0: none). With
+        ``r > 0`` the launchers take a last argument ``sums`` of shape ``(blocks, r)``
+        into which block ``b`` writes its own partial sums (zeros where it has none).
+      finish: ``finish(hp, state, totals) -> new_state``, for kernels with reductions:
+        called after the kernel ran, with ``state`` as :attr:`scalars` saw it updated by
+        the new scalar state :attr:`scalars` returned, and ``totals`` the tensor's ``r``
+        sums (a float64 array). Returns further state to store: a number for a scalar
+        key, or for an array key the value to fill the array with (SWATS zeroes its
+        momentum buffer at the switch).
     """
 
     name: str
@@ -54,6 +79,35 @@ class FusedKernel:
     arrays: Callable[[State, torch.Tensor, Hyper], tuple[torch.Tensor | None, ...]]
     scalars: Callable[[Hyper, State], tuple[tuple[Any, ...], State]]
     supports: Callable[[Hyper], bool] = field(default=lambda hp: True)
+    reductions: int = 0
+    finish: Callable[[Hyper, State, np.ndarray], State] | None = None
+
+    def choose(self, state: State) -> FusedKernel:
+        """The kernel for a tensor in ``state``: this one (see :class:`PhasedKernels`)."""
+        return self
+
+
+@dataclass(frozen=True)
+class PhasedKernels:
+    """A rule whose tensors run different kernels by their state (SWATS: Adam, then SGD).
+
+    The engine asks :meth:`choose` for each tensor, with its state as
+    :attr:`FusedKernel.scalars` reads it, and gathers the tensors of each chosen kernel
+    into their own table. Each phase is an ordinary :class:`FusedKernel`, so a phase can
+    be another family's kernel fed other scalars.
+
+    Attributes:
+      name: the family (``"swats"``), for messages.
+      phase: ``phase(state) -> FusedKernel``.
+      supports: as :attr:`FusedKernel.supports`, for the whole family.
+    """
+
+    name: str
+    phase: Callable[[State], FusedKernel]
+    supports: Callable[[Hyper], bool] = field(default=lambda hp: True)
+
+    def choose(self, state: State) -> FusedKernel:
+        return self.phase(state)
 
 
 def decay_scalars(hp: Hyper) -> tuple[float, bool, float, float]:

@@ -20,8 +20,20 @@ big and small tensors alike. (``block`` is an argument, not a constant compiled 
 numba's cache tracks a kernel's own file only, so a compiled constant from this file
 could outlive an edit of it.)
 
+A kernel with reductions (:attr:`.contract.FusedKernel.reductions`, SWATS's two sums)
+takes one more argument, ``sums[b, j]`` (float64), where block ``b`` writes its partial
+sums; :func:`launch` adds them up per tensor. One row per block keeps the parallel loop
+free of shared writes and the result the same on any number of threads.
+
 Threads: as many as torch uses (``torch.get_num_threads()``, at most numba's pool), so
 ``torch.set_num_threads(1)`` keeps the optimizer on one core too.
+
+Cache: numba's on-disk cache (``cache=True``) checks only the source file of the function
+it compiled, not the files of the functions it calls. A kernel that calls this module's
+helpers (:func:`decayed`, :func:`memory_at`, :func:`locate`) or another family's block
+functions (SWATS calls Adam's and SGD's) keeps its old machine code when those change.
+After editing this file, or any file a kernel imports from, delete
+``src/adamkit/torch/kernels/__pycache__/*.nbi`` and ``*.nbc`` before testing.
 """
 
 from __future__ import annotations
@@ -92,18 +104,35 @@ def block_starts(sizes: np.ndarray) -> np.ndarray:
     return starts
 
 
-def launch(kernel, addresses: np.ndarray, sizes: np.ndarray, scalars: np.ndarray) -> None:
-    """Run ``kernel`` over the table: on this thread, or on as many threads as torch uses."""
+def tensor_totals(sums: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    """Each tensor's sums: its blocks' rows of ``sums`` added in block order (zeros without blocks)."""
+    totals = np.zeros((len(starts) - 1, sums.shape[1]))
+    firsts = starts[:-1]
+    has_blocks = starts[1:] > firsts
+    if has_blocks.any():  # reduceat over increasing starts: each tensor's rows up to the next one's
+        totals[has_blocks] = np.add.reduceat(sums, firsts[has_blocks], axis=0)
+    return totals
+
+
+def launch(kernel, addresses: np.ndarray, sizes: np.ndarray, scalars: np.ndarray) -> np.ndarray | None:
+    """Run ``kernel`` over the table: on this thread, or on as many threads as torch uses.
+
+    Returns the per-tensor sums, shape ``(tensors, kernel.reductions)``, for a kernel with
+    reductions; ``None`` otherwise.
+    """
     starts = block_starts(sizes)
+    sums = np.zeros((starts[-1], kernel.reductions)) if kernel.reductions else None
+    extra = () if sums is None else (sums,)
     threads = min(torch.get_num_threads(), numba.config.NUMBA_NUM_THREADS)
     if threads <= 1 or sizes.sum() < PARALLEL_MIN:
-        kernel.serial(addresses, sizes, starts, scalars, BLOCK)
-        return
-    previous = numba.get_num_threads()
-    if previous != threads:
-        numba.set_num_threads(threads)
-    try:
-        kernel.parallel(addresses, sizes, starts, scalars, BLOCK)
-    finally:
+        kernel.serial(addresses, sizes, starts, scalars, BLOCK, *extra)
+    else:
+        previous = numba.get_num_threads()
         if previous != threads:
-            numba.set_num_threads(previous)
+            numba.set_num_threads(threads)
+        try:
+            kernel.parallel(addresses, sizes, starts, scalars, BLOCK, *extra)
+        finally:
+            if previous != threads:
+                numba.set_num_threads(previous)
+    return None if sums is None else tensor_totals(sums, starts)
