@@ -20,11 +20,11 @@ and so are the ``state_dict`` keys and dtypes, so engines can be switched at any
 of a training run.
 
 Devices: tensors are gathered into one table per device and dtype, and ``LAUNCHERS``
-runs a table on its device: numba on the CPU. A GPU backend is one more entry, a
-launcher for ``"cuda"`` (Triton kernels reading the same table: addresses, sizes,
-per-tensor scalars) beside the numba kernels of each family; the host code (checks,
-scalars, state) stays as it is. Parameters on a device without a launcher take the
-reference engine.
+runs a table on its device: numba on the CPU, Triton on CUDA devices where Triton is
+installed (:mod:`adamkit.torch.gpu`: the same table of addresses, sizes and per-tensor
+scalars, read by a Triton kernel of the family). The host code (checks, scalars, state)
+is the same for both. Parameters on a device without a launcher, or whose launcher has
+no kernel for the family (:func:`launcher_runs`), take the reference engine.
 """
 
 from __future__ import annotations
@@ -64,8 +64,10 @@ PLAIN_TENSORS = (torch.Tensor, torch.nn.Parameter)
 
 #: device type -> "module:function" that runs a kernel over a table of that device's tensors
 #: (and returns the per-tensor sums of a kernel with reductions: see :func:`.kernels.jit.launch`).
-#: numba on the CPU; a Triton launcher for "cuda" (same tables, device addresses) goes here.
+#: Each module also has ``runs(kernel) -> bool``: whether it has that kernel family.
 LAUNCHERS: dict[str, str] = {"cpu": "adamkit.torch.kernels.jit:launch"}
+if importlib.util.find_spec("triton") is not None:  # Triton kernels for CUDA devices
+    LAUNCHERS["cuda"] = "adamkit.torch.gpu.launch:launch"
 
 
 def device_type(t: torch.Tensor) -> str:
@@ -87,7 +89,7 @@ def plain(t: torch.Tensor) -> bool:
 class Table:
     """The tensors of one device and dtype in a group that one kernel updates, in one call."""
 
-    def __init__(self, device: str, dtype: np.dtype, kernel: Any) -> None:
+    def __init__(self, device: torch.device, dtype: np.dtype, kernel: Any) -> None:
         self.device = device
         self.dtype = dtype
         self.kernel = kernel
@@ -109,12 +111,12 @@ class Table:
         return len(self.sizes) - 1
 
     def launch(self) -> None:
-        module, function = LAUNCHERS[self.device].split(":")
+        module, function = LAUNCHERS[self.device.type].split(":")
         launch = getattr(importlib.import_module(module), function)
         sizes = np.array(self.sizes, np.int64)
         addresses = np.array(self.addresses, np.int64)
         scalars = np.array(self.scalars, np.float64).astype(self.dtype)  # as torch casts a Python float
-        self.totals = launch(self.kernel, addresses, sizes, scalars)
+        self.totals = launch(self.kernel, addresses, sizes, scalars, self.device)
         bump_versions(self.written)
 
 
@@ -162,6 +164,9 @@ class FusedEngine:
                 p_state.update(fresh_state(rule, param, hp))
             current = read_scalars(rule, p_state)
             kernel = self.kernel.choose(current)  # the family's kernel, or its phase's for this tensor
+            if not launcher_runs(device_type(param), kernel):
+                leftovers.append(param)
+                continue
             key = tuple(current.items())
             if key not in memo:
                 memo[key] = kernel.scalars(hp, current)
@@ -174,7 +179,7 @@ class FusedEngine:
             if not all(t is None or matches(t, param) for t in tensors):
                 leftovers.append(param)
                 continue
-            where = (device_type(param), kind[0], kernel.name)
+            where = (param.device, kind[0], kernel.name)
             table = tables.get(where) or tables.setdefault(where, Table(*where[:2], kernel))
             row = table.add(param, grad, tensors, param.numel() * kind[1], args)
             updates.append((p_state, current, new_scalars, table, row))
@@ -192,6 +197,12 @@ class FusedEngine:
                     p_state[key] = value
         if leftovers:
             self.reference.step_group(rule, {**group, "params": leftovers}, state)
+
+
+def launcher_runs(device: str, kernel: Any) -> bool:
+    """Whether the launcher of ``device`` (a key of ``LAUNCHERS``) has ``kernel``'s family."""
+    module = importlib.import_module(LAUNCHERS[device].split(":")[0])
+    return module.runs(kernel)
 
 
 def read_scalars(rule: Rule, p_state: State) -> State:

@@ -114,8 +114,17 @@ def tensor_totals(sums: np.ndarray, starts: np.ndarray) -> np.ndarray:
     return totals
 
 
-def launch(kernel, addresses: np.ndarray, sizes: np.ndarray, scalars: np.ndarray) -> np.ndarray | None:
+def runs(kernel) -> bool:
+    """Every family has numba kernels: :data:`adamkit.torch.fused.KERNELS` lists them."""
+    return True
+
+
+def launch(
+    kernel, addresses: np.ndarray, sizes: np.ndarray, scalars: np.ndarray, device: torch.device | None = None
+) -> np.ndarray | None:
     """Run ``kernel`` over the table: on this thread, or on as many threads as torch uses.
+
+    ``device`` is the CPU (launchers of other devices need theirs).
 
     Returns the per-tensor sums, shape ``(tensors, kernel.reductions)``, for a kernel with
     reductions; ``None`` otherwise.

@@ -1,0 +1,40 @@
+"""Triton kernels for CUDA devices: the fused engine's GPU backend.
+
+They read the same tables as the numba kernels (:mod:`adamkit.torch.kernels.jit`): row ``t``
+of ``addresses`` holds the device addresses of tensor ``t``'s param, grad and state, row
+``t`` of ``scalars`` the family's per-tensor scalars computed on the host by the family's
+:class:`~adamkit.torch.kernels.contract.FusedKernel` (the rule's arithmetic, in float64,
+then cast to the parameter's dtype). One launch updates every tensor of a param group on
+one device: each Triton program takes ``BLOCK`` elements of one tensor (:mod:`.launch`).
+
+* :mod:`.adam`: Adam and AdamW (AMSGrad, maximize, L2 or decoupled weight decay);
+* :mod:`.sgd`: SGD (momentum, dampening, Nesterov, maximize, weight decay), and SWATS's
+  SGD phase (the same table).
+
+Other families (and SWATS's Adam phase, which sums over each tensor), and low-bit state,
+run on the reference engine on a GPU.
+
+Arithmetic: the rule's operations in its order, with IEEE-rounded square root and
+division (``sqrt_rn``, ``div_rn``); the GPU compiler may still fuse a multiply and an add
+into one FMA, so results agree with the CPU engines within float rounding, not bit for bit.
+
+Tests: the kernels run in Triton's interpreter (``TRITON_INTERPRET=1``, NumPy on the CPU)
+against the numba kernels on the same tables, so CI without a GPU checks their logic; on
+a machine with CUDA the same tests also run them on the device.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+
+#: family name (:attr:`FusedKernel.name`) -> "module:attribute" of its Triton kernel.
+FAMILIES: dict[str, str] = {
+    "adam": "adamkit.torch.gpu.adam:adam_kernel",
+    "sgd": "adamkit.torch.gpu.sgd:sgd_kernel",
+    "swats-sgd": "adamkit.torch.gpu.sgd:sgd_kernel",  # SWATS after its switch: SGD's table
+}
+
+
+def available() -> bool:
+    """Whether Triton is installed (the kernels compile on first use; a CUDA device runs them)."""
+    return importlib.util.find_spec("triton") is not None

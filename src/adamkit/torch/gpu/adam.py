@@ -1,0 +1,57 @@
+"""Adam and AdamW as a Triton kernel: :mod:`adamkit.torch.kernels.adam` on a GPU, same table.
+
+Scalars (row ``t`` of ``scalars``, from :func:`adamkit.torch.kernels.adam.scalars`): 0 sign,
+1 l2, 2 weight_decay, 3 decay, 4 one_minus_beta1, 5 beta2, 6 one_minus_beta2, 7 amsgrad,
+8 step_size, 9 bias_correction2_sqrt, 10 eps. ``l2`` and ``amsgrad`` are the same for every
+tensor of a group and are compiled in (``L2``, ``AMSGRAD``); the rest are read per tensor.
+"""
+
+from __future__ import annotations
+
+import triton
+import triton.language as tl
+
+from .common import array_at, decayed, divide, program_elements, square_root
+
+
+@triton.jit
+def adam_kernel(
+    addresses,
+    sizes,
+    scalars,
+    block_tensor,
+    block_start,
+    n_addresses,
+    n_scalars,
+    BLOCK: tl.constexpr,
+    DOUBLE: tl.constexpr,
+    L2: tl.constexpr,
+    AMSGRAD: tl.constexpr,
+):
+    t, offsets, mask = program_elements(sizes, block_tensor, block_start, BLOCK)
+    s = scalars + t * n_scalars
+    sign, weight_decay, decay = tl.load(s + 0), tl.load(s + 2), tl.load(s + 3)
+    one_minus_beta1, beta2, one_minus_beta2 = tl.load(s + 4), tl.load(s + 5), tl.load(s + 6)
+    step_size, bias_correction2_sqrt, eps = tl.load(s + 8), tl.load(s + 9), tl.load(s + 10)
+    param = array_at(addresses, t, 0, n_addresses, DOUBLE) + offsets
+    exp_avg = array_at(addresses, t, 2, n_addresses, DOUBLE) + offsets
+    exp_avg_sq = array_at(addresses, t, 3, n_addresses, DOUBLE) + offsets
+    grad = tl.load(array_at(addresses, t, 1, n_addresses, DOUBLE) + offsets, mask=mask)
+    g, p = decayed(grad, tl.load(param, mask=mask), sign, weight_decay, decay, L2)
+    m = tl.load(exp_avg, mask=mask)
+    m = m + one_minus_beta1 * (g - m)  # lerp(exp_avg, grad, 1 - beta1)
+    v = tl.load(exp_avg_sq, mask=mask) * beta2 + one_minus_beta2 * (g * g)
+    tl.store(exp_avg, m, mask=mask)
+    tl.store(exp_avg_sq, v, mask=mask)
+    if AMSGRAD:  # maximum(max_exp_avg_sq, exp_avg_sq), NaN propagating as torch.maximum
+        max_exp_avg_sq = array_at(addresses, t, 4, n_addresses, DOUBLE) + offsets
+        old = tl.load(max_exp_avg_sq, mask=mask)
+        v = tl.where((old > v) | (old != old), old, v)
+        tl.store(max_exp_avg_sq, v, mask=mask)
+    denom = divide(square_root(v, DOUBLE), bias_correction2_sqrt, DOUBLE) + eps
+    tl.store(param, p - step_size * divide(m, denom, DOUBLE), mask=mask)
+
+
+def flags(scalars) -> dict:
+    """The switches compiled into the kernel, from the table's first row (one group: one value)."""
+    return {"L2": bool(scalars[0, 1]), "AMSGRAD": bool(scalars[0, 7])}

@@ -1,0 +1,73 @@
+"""One Triton launch for a table of tensors on one CUDA device (:mod:`adamkit.torch.gpu`).
+
+The work is cut into programs of ``BLOCK`` elements, each within one tensor, as the CPU
+engine cuts it into blocks: ``block_tensor[b]`` is program ``b``'s tensor and
+``block_start[b]`` its first element there. The table and this map are copied to the
+device once per step (a few bytes per tensor); the kernel then reads every parameter
+through its address, so a model of hundreds of tensors costs one launch.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+import numpy as np
+import torch
+
+from . import FAMILIES
+
+BLOCK = 1024  # elements per Triton program
+
+
+def family(name: str) -> Any:
+    """The Triton module of kernel family ``name`` (its kernel and ``flags``), or None."""
+    target = FAMILIES.get(name)
+    if target is None:
+        return None
+    module_name, attribute = target.split(":")
+    module = importlib.import_module(module_name)
+    return module, getattr(module, attribute)
+
+
+def runs(kernel: Any) -> bool:
+    """Whether a Triton kernel exists for ``kernel``'s family (no family with reductions has one yet)."""
+    return kernel.name in FAMILIES and not getattr(kernel, "reductions", 0)
+
+
+def program_map(sizes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(block_tensor, block_start)`` for tensors of ``sizes`` elements, ``BLOCK`` per program."""
+    blocks = (sizes + BLOCK - 1) // BLOCK
+    block_tensor = np.repeat(np.arange(len(sizes), dtype=np.int64), blocks)
+    first = np.cumsum(blocks) - blocks
+    block_start = (np.arange(int(blocks.sum()), dtype=np.int64) - first[block_tensor]) * BLOCK
+    return block_tensor, block_start
+
+
+def launch(
+    kernel: Any, addresses: np.ndarray, sizes: np.ndarray, scalars: np.ndarray, device: torch.device
+) -> None:
+    """Run family ``kernel.name``'s Triton kernel over the table, on ``device``."""
+    found = family(kernel.name)
+    if found is None:
+        raise ValueError(f"no Triton kernel for the {kernel.name!r} family (families: {sorted(FAMILIES)})")
+    module, triton_kernel = found
+    block_tensor, block_start = program_map(sizes)
+    if block_tensor.size == 0:
+        return
+
+    def put(array: np.ndarray) -> torch.Tensor:
+        return torch.from_numpy(np.ascontiguousarray(array)).to(device)
+
+    triton_kernel[(block_tensor.size,)](
+        put(addresses),
+        put(sizes),
+        put(scalars),
+        put(block_tensor),
+        put(block_start),
+        addresses.shape[1],
+        scalars.shape[1],
+        BLOCK=BLOCK,
+        DOUBLE=scalars.dtype == np.float64,
+        **module.flags(scalars),
+    )
