@@ -32,6 +32,7 @@ from numba.extending import intrinsic
 from ..kernels.jit import element
 from .dynamic_map import CUTS, DynamicMap
 from .jit import bits_float, decode_block, encode_block
+from .vector_ir import call, const, splat
 
 LANES = 8
 _F32, _I32, _I8 = ir.FloatType(), ir.IntType(32), ir.IntType(8)
@@ -89,30 +90,9 @@ def tables(cmap: DynamicMap) -> np.ndarray:
     return np.array(rows, np.float32)
 
 
-def _splat(builder: ir.IRBuilder, value: ir.Value, vector: ir.VectorType) -> ir.Value:
-    undef = ir.Constant(vector, ir.Undefined)
-    one = builder.insert_element(undef, value, ir.Constant(_I32, 0))
-    return builder.shuffle_vector(
-        one, undef, ir.Constant(ir.VectorType(_I32, vector.count), [0] * vector.count)
-    )
-
-
-def _const(value, vector: ir.VectorType) -> ir.Value:
-    return ir.Constant(vector, [value] * vector.count)
-
-
-def _call(builder: ir.IRBuilder, name: str, ret: ir.Type, args: list[ir.Value]) -> ir.Value:
-    module = builder.module
-    try:
-        fn = module.get_global(name)
-    except KeyError:
-        fn = ir.Function(module, ir.FunctionType(ret, [a.type for a in args]), name)
-    return builder.call(fn, args)
-
-
 def _lookup(builder: ir.IRBuilder, table: ir.Value, index: ir.Value) -> ir.Value:
     """``table[index]`` lane by lane, an 8-float table in a register (``vpermps``)."""
-    return _call(builder, "llvm.x86.avx2.permps", _VF, [table, index])
+    return call(builder, "llvm.x86.avx2.permps", _VF, [table, index])
 
 
 class _Block:
@@ -152,7 +132,7 @@ class _Block:
 
 def _magnitude_mask(builder: ir.IRBuilder, signed: ir.Value) -> ir.Value:
     """0x7F (bit 7 is the sign) for the signed map, 0xFF for the unsigned one, in every lane."""
-    return builder.select(signed, _const(0x7F, _VI), _const(0xFF, _VI))
+    return builder.select(signed, const(0x7F, _VI), const(0xFF, _VI))
 
 
 @intrinsic
@@ -163,23 +143,23 @@ def decode_vectors(typingctx, codes, consts, scale, out, signed, count):
     def codegen(context, builder, sig, args):
         block = _Block(context, builder, sig, args)
         rows = block.rows(1)
-        scale_v = _splat(builder, args[2], _VF)
+        scale_v = splat(builder, args[2], _VF)
         magnitude = _magnitude_mask(builder, args[4])
-        one, zero = _const(1, _VI), _const(0, _VI)
+        one, zero = const(1, _VI), const(0, _VI)
         with block.whole_vectors(5) as (offset, _):
             raw = builder.zext(builder.load(block.vector_at(0, offset, _I8), align=1), _VI)
             c = builder.and_(raw, magnitude)
             exponent = builder.lshr(
-                builder.bitcast(builder.sitofp(builder.add(c, one), _VF), _VI), _const(23, _VI)
+                builder.bitcast(builder.sitofp(builder.add(c, one), _VF), _VI), const(23, _VI)
             )
-            index = builder.sub(exponent, _const(128, _VI))  # d - 1, d = floor(log2(c + 1))
+            index = builder.sub(exponent, const(128, _VI))  # d - 1, d = floor(log2(c + 1))
             index = builder.select(builder.icmp_signed("<", index, zero), zero, index)
             offset_d, width, low = (
                 _lookup(builder, rows[r], index) for r in (OFFSET_ROW, WIDTH_ROW, LOW_ROW)
             )
             value = builder.fadd(builder.fmul(builder.fsub(builder.sitofp(c, _VF), offset_d), width), low)
-            value = builder.select(builder.icmp_signed("==", c, zero), _const(0.0, _VF), value)
-            sign = builder.shl(builder.and_(raw, builder.xor(magnitude, _const(-1, _VI))), _const(24, _VI))
+            value = builder.select(builder.icmp_signed("==", c, zero), const(0.0, _VF), value)
+            sign = builder.shl(builder.and_(raw, builder.xor(magnitude, const(-1, _VI))), const(24, _VI))
             value = builder.bitcast(builder.or_(builder.bitcast(value, _VI), sign), _VF)
             builder.store(builder.fmul(value, scale_v), block.vector_at(3, offset, _F32), align=4)
         return context.get_dummy_value()
@@ -197,32 +177,32 @@ def encode_vectors(typingctx, values, divisor, consts, codes, signed, count):
         rows = block.rows(2)
         octave = builder.fptosi(rows[OCTAVE_ROW], _VI)
         slope, intercept = (
-            _splat(builder, builder.extract_element(octave, ir.Constant(_I32, k)), _VI) for k in (0, 1)
+            splat(builder, builder.extract_element(octave, ir.Constant(_I32, k)), _VI) for k in (0, 1)
         )
-        divisor_v = _splat(builder, args[1], _VF)
-        sign_mask = builder.select(args[4], _const(0x80, _VI), _const(0, _VI))
-        zero, fzero = _const(0, _VI), _const(0.0, _VF)
+        divisor_v = splat(builder, args[1], _VF)
+        sign_mask = builder.select(args[4], const(0x80, _VI), const(0, _VI))
+        zero, fzero = const(0, _VI), const(0.0, _VF)
 
         def codes_at(offset: ir.Value) -> ir.Value:
             q = builder.fdiv(builder.load(block.vector_at(0, offset, _F32), align=4), divisor_v)
             bits = builder.bitcast(q, _VI)
-            y = builder.bitcast(builder.and_(bits, _const(0x7FFFFFFF, _VI)), _VF)
+            y = builder.bitcast(builder.and_(bits, const(0x7FFFFFFF, _VI)), _VF)
             # the decade: the number of cuts below y's octave (:func:`octave_formula`), plus one
             # if y reaches the next cut (cuts are more than an octave apart)
-            exponent = builder.lshr(builder.bitcast(y, _VI), _const(23, _VI))
-            first = builder.ashr(builder.add(builder.mul(exponent, slope), intercept), _const(8, _VI))
+            exponent = builder.lshr(builder.bitcast(y, _VI), const(23, _VI))
+            first = builder.ashr(builder.add(builder.mul(exponent, slope), intercept), const(8, _VI))
             first = builder.select(builder.icmp_signed("<", first, zero), zero, first)
             first = builder.select(
-                builder.icmp_signed(">", first, _const(CUTS - 1, _VI)), _const(CUTS - 1, _VI), first
+                builder.icmp_signed(">", first, const(CUTS - 1, _VI)), const(CUTS - 1, _VI), first
             )
             reaches = builder.fcmp_ordered(">=", y, _lookup(builder, rows[CUT_ROW], first))
             decade = builder.sub(first, builder.sext(reaches, _VI))
-            index = builder.sub(decade, _const(1, _VI))
+            index = builder.sub(decade, const(1, _VI))
             index = builder.select(builder.icmp_signed("<", index, zero), zero, index)
             start, inv_width, top = (
                 _lookup(builder, rows[r], index) for r in (START_ROW, INV_WIDTH_ROW, TOP_ROW)
             )
-            z = _call(builder, "llvm.floor.v8f32", _VF, [builder.fmul(builder.fsub(y, start), inv_width)])
+            z = call(builder, "llvm.floor.v8f32", _VF, [builder.fmul(builder.fsub(y, start), inv_width)])
             z = builder.select(builder.fcmp_ordered(">", z, fzero), z, fzero)
             z = builder.select(builder.fcmp_ordered("<", z, top), z, top)
             code = builder.fptosi(builder.fadd(top, z), _VI)
@@ -230,7 +210,7 @@ def encode_vectors(typingctx, values, divisor, consts, codes, signed, count):
                 builder.icmp_signed("==", decade, zero), builder.fcmp_unordered("uno", y, y)
             )
             code = builder.select(nothing, zero, code)  # zero, and NaN: the code of zero
-            return builder.or_(code, builder.and_(builder.ashr(bits, _const(24, _VI)), sign_mask))
+            return builder.or_(code, builder.and_(builder.ashr(bits, const(24, _VI)), sign_mask))
 
         with block.whole_vectors(5) as (offset, _):
             builder.store(builder.trunc(codes_at(offset), _VB), block.vector_at(3, offset, _I8), align=1)

@@ -30,6 +30,7 @@ from numba.extending import intrinsic
 
 from ..kernels.jit import block_kernel
 from .jit import LANES, OCTAVE_BASE, bits_float, encode_block
+from .vector_ir import call, const, splat
 
 
 def _host_has_avx512() -> bool:
@@ -47,28 +48,9 @@ _F32, _I32, _I8 = ir.FloatType(), ir.IntType(32), ir.IntType(8)
 _VF, _VI, _VB = ir.VectorType(_F32, LANES), ir.VectorType(_I32, LANES), ir.VectorType(_I8, LANES)
 
 
-def _splat(builder: ir.IRBuilder, value: ir.Value, vector: ir.VectorType) -> ir.Value:
-    undef = ir.Constant(vector, ir.Undefined)
-    one = builder.insert_element(undef, value, ir.Constant(_I32, 0))
-    return builder.shuffle_vector(one, undef, ir.Constant(ir.VectorType(_I32, LANES), [0] * LANES))
-
-
-def _const(builder: ir.IRBuilder, value, vector: ir.VectorType) -> ir.Value:
-    return ir.Constant(vector, [value] * LANES)
-
-
-def _call(builder: ir.IRBuilder, name: str, ret: ir.Type, args: list[ir.Value]) -> ir.Value:
-    module = builder.module
-    try:
-        fn = module.get_global(name)
-    except KeyError:
-        fn = ir.Function(module, ir.FunctionType(ret, [a.type for a in args]), name)
-    return builder.call(fn, args)
-
-
 def _lookup(builder: ir.IRBuilder, table: ir.Value, index: ir.Value) -> ir.Value:
     """``table[index]`` lane by lane, a 16-float table in a register (``vpermps``)."""
-    return _call(builder, "llvm.x86.avx512.permvar.sf.512", _VF, [table, index])
+    return call(builder, "llvm.x86.avx512.permvar.sf.512", _VF, [table, index])
 
 
 @intrinsic
@@ -96,30 +78,26 @@ def encode16(typingctx, values, offset, divisor, consts, codes, sign_mask):
             return builder.load(builder.bitcast(pointer, ir.PointerType(_VF)), align=4)
 
         x = builder.load(address(values_t, values_v, _F32), align=4)
-        q = builder.fdiv(x, _splat(builder, divisor_v, _VF))
+        q = builder.fdiv(x, splat(builder, divisor_v, _VF))
         bits = builder.bitcast(q, _VI)
-        magnitude = builder.and_(bits, _const(builder, 0x7FFFFFFF, _VI))
+        magnitude = builder.and_(bits, const(0x7FFFFFFF, _VI))
         y = builder.bitcast(magnitude, _VF)
         # the decade: the octave's first decade, plus one if y reaches the next cut
-        octave = builder.sub(
-            builder.lshr(magnitude, _const(builder, 23, _VI)), _const(builder, OCTAVE_BASE, _VI)
-        )
-        octave = builder.select(
-            builder.icmp_signed("<", octave, _const(builder, 0, _VI)), _const(builder, 0, _VI), octave
-        )
-        first = _call(builder, "llvm.x86.avx512.vpermi2var.ps.512", _VF, [row(4), octave, row(5)])
+        octave = builder.sub(builder.lshr(magnitude, const(23, _VI)), const(OCTAVE_BASE, _VI))
+        octave = builder.select(builder.icmp_signed("<", octave, const(0, _VI)), const(0, _VI), octave)
+        first = call(builder, "llvm.x86.avx512.vpermi2var.ps.512", _VF, [row(4), octave, row(5)])
         first = builder.fptosi(first, _VI)
         reaches = builder.fcmp_ordered(">=", y, _lookup(builder, row(0), first))
         decade = builder.add(first, builder.zext(reaches, _VI))
         start, inv_width, top = (_lookup(builder, row(k), decade) for k in (1, 2, 3))
-        z = _call(builder, "llvm.floor.v16f32", _VF, [builder.fmul(builder.fsub(y, start), inv_width)])
-        zero = _const(builder, 0.0, _VF)
+        z = call(builder, "llvm.floor.v16f32", _VF, [builder.fmul(builder.fsub(y, start), inv_width)])
+        zero = const(0.0, _VF)
         z = builder.select(builder.fcmp_ordered(">", z, zero), z, zero)
         z = builder.select(builder.fcmp_ordered("<", z, top), z, top)
         code = builder.fptosi(builder.fadd(top, z), _VI)
-        code = builder.select(builder.fcmp_unordered("uno", y, y), _const(builder, 0, _VI), code)  # NaN
+        code = builder.select(builder.fcmp_unordered("uno", y, y), const(0, _VI), code)  # NaN
         mask = context.cast(builder, mask_v, mask_t, types.int32)
-        sign = builder.and_(builder.ashr(bits, _const(builder, 24, _VI)), _splat(builder, mask, _VI))
+        sign = builder.and_(builder.ashr(bits, const(24, _VI)), splat(builder, mask, _VI))
         code = builder.trunc(builder.or_(code, sign), _VB)
         builder.store(code, address(codes_t, codes_v, _I8), align=1)
         return context.get_dummy_value()

@@ -1,0 +1,31 @@
+"""Small LLVM IR helpers for the vector codecs written as numba intrinsics (:mod:`.avx2`, :mod:`.simd`)."""
+
+from __future__ import annotations
+
+from llvmlite import ir
+
+_I32 = ir.IntType(32)
+
+
+def splat(builder: ir.IRBuilder, value: ir.Value, vector: ir.VectorType) -> ir.Value:
+    """``value`` in every lane of a ``vector``."""
+    undef = ir.Constant(vector, ir.Undefined)
+    one = builder.insert_element(undef, value, ir.Constant(_I32, 0))
+    return builder.shuffle_vector(
+        one, undef, ir.Constant(ir.VectorType(_I32, vector.count), [0] * vector.count)
+    )
+
+
+def const(value, vector: ir.VectorType) -> ir.Value:
+    """The constant ``value`` in every lane of a ``vector``."""
+    return ir.Constant(vector, [value] * vector.count)
+
+
+def call(builder: ir.IRBuilder, name: str, ret: ir.Type, args: list[ir.Value]) -> ir.Value:
+    """A call of the LLVM function (an intrinsic) ``name``, declared in the module on first use."""
+    module = builder.module
+    try:
+        fn = module.get_global(name)
+    except KeyError:
+        fn = ir.Function(module, ir.FunctionType(ret, [a.type for a in args]), name)
+    return builder.call(fn, args)
