@@ -34,7 +34,19 @@ CASES = [
     ("SGD", {"lr": 0.05, "momentum": 0.9, "weight_decay": 0.01}),
     ("SGD", {"lr": 0.05, "momentum": 0.9, "nesterov": True}),
     ("SGD", {"lr": 0.05, "momentum": 0.9, "dampening": 0.3, "maximize": True}),
+    ("Adamax", {"weight_decay": 0.1}),
+    ("Adamax", {"maximize": True}),
+    ("NAdam", {}),
+    ("NAdam", {"decoupled_weight_decay": True, "weight_decay": 0.1}),
+    ("RAdam", {}),  # the first steps take RAdam's SGD branch, the later ones the adaptive rate
+    ("RAdam", {"weight_decay": 0.1, "maximize": True}),
+    ("RMSprop", {"lr": 0.01}),
+    ("RMSprop", {"lr": 0.01, "centered": True, "momentum": 0.9, "weight_decay": 0.1}),
+    ("Adagrad", {"lr": 0.1, "lr_decay": 0.01}),
+    ("Adagrad", {"lr": 0.1, "weight_decay": 0.1, "maximize": True}),
+    ("SWATS", {"lr": 0.01, "switch_tol": 1.0}),  # switches at once: its SGD phase is on Triton
 ]
+STEPS = 7  # RAdam's adaptive rate starts at step 6
 SIZES = [(0,), (5,), (40, 25), (2500,)]  # empty, under a program, several programs, a partial one
 
 
@@ -47,12 +59,14 @@ def run(algo: str, kwargs: dict, dtype: torch.dtype, engine: str, steps: int, mo
         if engine == "triton":
             patch.setitem(fused.LAUNCHERS, "cpu", "adamkit.torch.gpu.launch:launch")
         opt = getattr(ak, algo)(params, fused=engine != "reference", **kwargs)
-        if engine != "reference":  # every tensor on the kernels: a fallback would hide them
+        if engine != "reference" and algo != "SWATS":  # all on the kernels: a fallback would hide them
             patch.setattr(opt._engine.reference, "step_group", refuse)
         for k in range(steps):
             for p, g in zip(params, grads[k], strict=True):
                 p.grad = g.clone()
             opt.step()
+        if algo == "SWATS":  # its Adam phase sums over each tensor: no Triton kernel, the reference runs it
+            assert all(sw.switched for sw, p in zip(opt.switches(), params, strict=True) if p.numel())
     tensors = [
         [(k, v.clone()) for k, v in sorted(opt.state[p].items()) if torch.is_tensor(v)] for p in params
     ]
@@ -66,14 +80,15 @@ def refuse(rule, group, state):
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
 @pytest.mark.parametrize("algo, kwargs", CASES, ids=[f"{a}-{k}" for a, k in CASES])
 def test_triton_kernels_equal_the_numba_kernels_and_the_rule(algo, kwargs, dtype, monkeypatch):
-    triton_params, triton_state = run(algo, kwargs, dtype, "triton", 6, monkeypatch)
-    numba_params, numba_state = run(algo, kwargs, dtype, "numba", 6, monkeypatch)
-    reference_params, _ = run(algo, kwargs, dtype, "reference", 6, monkeypatch)
+    triton_params, triton_state = run(algo, kwargs, dtype, "triton", STEPS, monkeypatch)
+    numba_params, numba_state = run(algo, kwargs, dtype, "numba", STEPS, monkeypatch)
+    reference_params, _ = run(algo, kwargs, dtype, "reference", STEPS, monkeypatch)
     tight = {"rtol": 1e-6, "atol": 1e-7} if dtype == torch.float32 else {"rtol": 1e-12, "atol": 1e-14}
+    loose = {"rtol": 1e-5, "atol": 1e-6} if dtype == torch.float32 else tight
     moved = 0.0
     for a, b, r, start in zip(triton_params, numba_params, reference_params, run_start(dtype), strict=True):
         torch.testing.assert_close(a, b, **tight)
-        torch.testing.assert_close(a, r, **tight)
+        torch.testing.assert_close(a, r, **loose)  # run apart: torch's float32 sqrt is not always rounded
         moved += (a - start).abs().sum().item()
     assert moved > 0  # the kernels did step
     for mine, theirs in zip(triton_state, numba_state, strict=True):

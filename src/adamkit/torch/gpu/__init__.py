@@ -8,11 +8,13 @@ then cast to the parameter's dtype). One launch updates every tensor of a param 
 one device: each Triton program takes ``BLOCK`` elements of one tensor (:mod:`.launch`).
 
 * :mod:`.adam`: Adam and AdamW (AMSGrad, maximize, L2 or decoupled weight decay);
+* :mod:`.adam_variants`: Adamax, NAdam, RAdam;
 * :mod:`.sgd`: SGD (momentum, dampening, Nesterov, maximize, weight decay), and SWATS's
-  SGD phase (the same table).
+  SGD phase (the same table);
+* :mod:`.baselines`: RMSprop (centered, momentum), Adagrad.
 
-Other families (and SWATS's Adam phase, which sums over each tensor), and low-bit state,
-run on the reference engine on a GPU.
+Adadelta, SWATS's Adam phase (which sums over each tensor), options only the Keras front
+end uses, and low-bit state run on the reference engine on a GPU.
 
 Arithmetic: the rule's operations in its order, with IEEE-rounded square root and
 division (``sqrt_rn``, ``div_rn``); the GPU compiler may still fuse a multiply and an add
@@ -27,11 +29,17 @@ from __future__ import annotations
 
 import importlib.util
 
-#: family name (:attr:`FusedKernel.name`) -> "module:attribute" of its Triton kernel.
+#: family name (:attr:`FusedKernel.name`) -> "module:kernel:flags": its Triton kernel, and the function
+#: giving the switches compiled into it from the table's scalars.
 FAMILIES: dict[str, str] = {
-    "adam": "adamkit.torch.gpu.adam:adam_kernel",
-    "sgd": "adamkit.torch.gpu.sgd:sgd_kernel",
-    "swats-sgd": "adamkit.torch.gpu.sgd:sgd_kernel",  # SWATS after its switch: SGD's table
+    "adam": "adamkit.torch.gpu.adam:adam_kernel:flags",
+    "adamax": "adamkit.torch.gpu.adam_variants:adamax_kernel:flags",
+    "nadam": "adamkit.torch.gpu.adam_variants:nadam_kernel:flags",
+    "radam": "adamkit.torch.gpu.adam_variants:radam_kernel:flags",
+    "sgd": "adamkit.torch.gpu.sgd:sgd_kernel:flags",
+    "swats-sgd": "adamkit.torch.gpu.sgd:sgd_kernel:flags",  # SWATS after its switch: SGD's table
+    "rmsprop": "adamkit.torch.gpu.baselines:rmsprop_kernel:rmsprop_flags",
+    "adagrad": "adamkit.torch.gpu.baselines:adagrad_kernel:adagrad_flags",
 }
 
 

@@ -20,14 +20,14 @@ from . import FAMILIES
 BLOCK = 1024  # elements per Triton program
 
 
-def family(name: str) -> Any:
-    """The Triton module of kernel family ``name`` (its kernel and ``flags``), or None."""
+def family(name: str) -> tuple[Any, Any] | None:
+    """``(kernel, flags)`` of family ``name``'s Triton kernel, or None where it has none."""
     target = FAMILIES.get(name)
     if target is None:
         return None
-    module_name, attribute = target.split(":")
+    module_name, kernel, flags = target.split(":")
     module = importlib.import_module(module_name)
-    return module, getattr(module, attribute)
+    return getattr(module, kernel), getattr(module, flags)
 
 
 def runs(kernel: Any) -> bool:
@@ -51,7 +51,7 @@ def launch(
     found = family(kernel.name)
     if found is None:
         raise ValueError(f"no Triton kernel for the {kernel.name!r} family (families: {sorted(FAMILIES)})")
-    module, triton_kernel = found
+    triton_kernel, flags = found
     block_tensor, block_start = program_map(sizes)
     if block_tensor.size == 0:
         return
@@ -69,5 +69,5 @@ def launch(
         scalars.shape[1],
         BLOCK=BLOCK,
         DOUBLE=scalars.dtype == np.float64,
-        **module.flags(scalars),
+        **flags(scalars),
     )
