@@ -77,23 +77,34 @@ def bf16_load(stored):
     return bits_float(np.int32(stored) << 16)
 
 
-@intrinsic
-def mul32(typingctx, a, b):
-    """``a * b mod 2**32`` in 32-bit lanes (numba would widen the product to 64 bits)."""
-    if not (isinstance(a, types.Integer) and isinstance(b, types.Integer)):
-        return None
+def _wrapping(operation: str, doc: str):
+    """An intrinsic for ``a <operation> b mod 2**32`` on the low 32 bits of two integers, in 32-bit
+    lanes: numba's own arithmetic would widen it to 64 bits and halve the width of the loop's vectors."""
 
-    def codegen(context, builder, signature, args):
-        i32 = context.get_value_type(types.uint32)
+    @intrinsic
+    def op32(typingctx, a, b):
+        if not (isinstance(a, types.Integer) and isinstance(b, types.Integer)):
+            return None
 
-        def narrow(value, kind):
-            if kind.bitwidth > 32:
-                return builder.trunc(value, i32)
-            return builder.zext(value, i32) if kind.bitwidth < 32 else value
+        def codegen(context, builder, signature, args):
+            i32 = context.get_value_type(types.uint32)
 
-        return builder.mul(narrow(args[0], signature.args[0]), narrow(args[1], signature.args[1]))
+            def narrow(value, kind):
+                if kind.bitwidth > 32:
+                    return builder.trunc(value, i32)
+                return builder.zext(value, i32) if kind.bitwidth < 32 else value
 
-    return types.uint32(a, b), codegen
+            left, right = (narrow(v, k) for v, k in zip(args, signature.args, strict=True))
+            return getattr(builder, operation)(left, right)
+
+        return types.uint32(a, b), codegen
+
+    op32.__doc__ = doc
+    return op32
+
+
+mul32 = _wrapping("mul", "``a * b mod 2**32``, in 32-bit lanes.")
+add32 = _wrapping("add", "``a + b mod 2**32``, in 32-bit lanes.")
 
 
 @element
@@ -103,7 +114,7 @@ def bf16_store_stochastic(x, index, seed):
     ``index`` is the element's index in its tensor, ``seed`` :func:`.codecs.rounding_seed`.
     """
     bits = np.uint32(float_bits(x))
-    noise = mul32(np.uint32(index) + np.uint32(seed), np.uint32(0x9E3779B1)) >> np.uint32(16)
+    noise = mul32(add32(index, seed), np.uint32(0x9E3779B1)) >> np.uint32(16)
     special = (bits & np.uint32(0x7F800000)) == np.uint32(0x7F800000)
     out = np.uint32(bits if special else bits + noise) >> np.uint32(16)
     return np.uint16(0x7FC0) if x != x else np.uint16(out)
