@@ -3,6 +3,11 @@
 Same constructor arguments, param groups, closures and ``state_dict`` keys as
 torch.optim: a checkpoint of ``torch.optim.Adam`` loads into ``adamkit.torch.Adam``
 and back.
+
+Engines (chosen at construction, :attr:`RuleOptimizer.engine`): the reference engine
+(:mod:`.engine`: the rules on tensors) and the fused engine (:mod:`.fused`): numba kernels
+on the CPU (:mod:`.kernels`), Triton kernels on CUDA devices (:mod:`.gpu`). Low-bit
+optimizer state (``state_bits``): :mod:`.lowbit`.
 """
 
 from .adadelta import Adadelta

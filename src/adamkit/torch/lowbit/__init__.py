@@ -15,7 +15,8 @@ parameter update uses the new moments before they are rounded. Only storage diff
   ``exp_avg_absmax``, ...);
 * :mod:`.state`: which moments, which precision per parameter, ``state_bits`` checks;
 * :mod:`.engine`: the low-bit engine (reference path and dispatch), :mod:`.fused`
-  and :mod:`.adam_kernels`: the fused numba kernels for Adam and AdamW;
+  and :mod:`.adam_kernels`: the fused numba kernels for Adam and AdamW, whose 8-bit codec
+  is :mod:`.jit` (portable), :mod:`.avx2` or :mod:`.simd` (AVX-512 encoder), by the CPU;
 * :mod:`.convert`: loading checkpoints across precisions.
 
 Example:
