@@ -11,7 +11,7 @@ from __future__ import annotations
 import triton
 import triton.language as tl
 
-from .common import array_at, decayed, divide, program_elements, square_root
+from .common import adam_moments, begin, divide, elements, square_root
 
 
 @triton.jit
@@ -28,23 +28,19 @@ def adam_kernel(
     L2: tl.constexpr,
     AMSGRAD: tl.constexpr,
 ):
-    t, offsets, mask = program_elements(sizes, block_tensor, block_start, BLOCK)
-    s = scalars + t * n_scalars
-    sign, weight_decay, decay = tl.load(s + 0), tl.load(s + 2), tl.load(s + 3)
-    one_minus_beta1, beta2, one_minus_beta2 = tl.load(s + 4), tl.load(s + 5), tl.load(s + 6)
+    t, offsets, mask, s, param, g, p = begin(
+        addresses, sizes, scalars, block_tensor, block_start, n_addresses, n_scalars, BLOCK, DOUBLE, L2
+    )
     step_size, bias_correction2_sqrt, eps = tl.load(s + 8), tl.load(s + 9), tl.load(s + 10)
-    param = array_at(addresses, t, 0, n_addresses, DOUBLE) + offsets
-    exp_avg = array_at(addresses, t, 2, n_addresses, DOUBLE) + offsets
-    exp_avg_sq = array_at(addresses, t, 3, n_addresses, DOUBLE) + offsets
-    grad = tl.load(array_at(addresses, t, 1, n_addresses, DOUBLE) + offsets, mask=mask)
-    g, p = decayed(grad, tl.load(param, mask=mask), sign, weight_decay, decay, L2)
-    m = tl.load(exp_avg, mask=mask)
-    m = m + one_minus_beta1 * (g - m)  # lerp(exp_avg, grad, 1 - beta1)
-    v = tl.load(exp_avg_sq, mask=mask) * beta2 + one_minus_beta2 * (g * g)
-    tl.store(exp_avg, m, mask=mask)
-    tl.store(exp_avg_sq, v, mask=mask)
+    m, v = adam_moments(
+        elements(addresses, t, 2, offsets, n_addresses, DOUBLE),
+        elements(addresses, t, 3, offsets, n_addresses, DOUBLE),
+        g,
+        mask,
+        s,
+    )
     if AMSGRAD:  # maximum(max_exp_avg_sq, exp_avg_sq), NaN propagating as torch.maximum
-        max_exp_avg_sq = array_at(addresses, t, 4, n_addresses, DOUBLE) + offsets
+        max_exp_avg_sq = elements(addresses, t, 4, offsets, n_addresses, DOUBLE)
         old = tl.load(max_exp_avg_sq, mask=mask)
         v = tl.where((old > v) | (old != old), old, v)
         tl.store(max_exp_avg_sq, v, mask=mask)

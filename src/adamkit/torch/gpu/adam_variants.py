@@ -6,7 +6,7 @@ from __future__ import annotations
 import triton
 import triton.language as tl
 
-from .common import array_at, decayed, divide, program_elements, square_root
+from .common import adam_moments, begin, divide, elements, square_root
 
 
 @triton.jit
@@ -22,13 +22,11 @@ def adamax_kernel(
     DOUBLE: tl.constexpr,
     L2: tl.constexpr,
 ):
-    t, offsets, mask = program_elements(sizes, block_tensor, block_start, BLOCK)
-    s = scalars + t * n_scalars
-    param = array_at(addresses, t, 0, n_addresses, DOUBLE) + offsets
-    exp_avg = array_at(addresses, t, 2, n_addresses, DOUBLE) + offsets
-    exp_inf = array_at(addresses, t, 3, n_addresses, DOUBLE) + offsets
-    grad = tl.load(array_at(addresses, t, 1, n_addresses, DOUBLE) + offsets, mask=mask)
-    g, p = decayed(grad, tl.load(param, mask=mask), tl.load(s + 0), tl.load(s + 2), tl.load(s + 3), L2)
+    t, offsets, mask, s, param, g, p = begin(
+        addresses, sizes, scalars, block_tensor, block_start, n_addresses, n_scalars, BLOCK, DOUBLE, L2
+    )
+    exp_avg = elements(addresses, t, 2, offsets, n_addresses, DOUBLE)
+    exp_inf = elements(addresses, t, 3, offsets, n_addresses, DOUBLE)
     m = tl.load(exp_avg, mask=mask)
     m = m + tl.load(s + 4) * (g - m)
     decayed_inf = tl.load(exp_inf, mask=mask) * tl.load(s + 5)
@@ -52,18 +50,16 @@ def nadam_kernel(
     DOUBLE: tl.constexpr,
     L2: tl.constexpr,
 ):
-    t, offsets, mask = program_elements(sizes, block_tensor, block_start, BLOCK)
-    s = scalars + t * n_scalars
-    param = array_at(addresses, t, 0, n_addresses, DOUBLE) + offsets
-    exp_avg = array_at(addresses, t, 2, n_addresses, DOUBLE) + offsets
-    exp_avg_sq = array_at(addresses, t, 3, n_addresses, DOUBLE) + offsets
-    grad = tl.load(array_at(addresses, t, 1, n_addresses, DOUBLE) + offsets, mask=mask)
-    g, p = decayed(grad, tl.load(param, mask=mask), tl.load(s + 0), tl.load(s + 2), tl.load(s + 3), L2)
-    m = tl.load(exp_avg, mask=mask)
-    m = m + tl.load(s + 4) * (g - m)
-    v = tl.load(exp_avg_sq, mask=mask) * tl.load(s + 5) + tl.load(s + 6) * (g * g)
-    tl.store(exp_avg, m, mask=mask)
-    tl.store(exp_avg_sq, v, mask=mask)
+    t, offsets, mask, s, param, g, p = begin(
+        addresses, sizes, scalars, block_tensor, block_start, n_addresses, n_scalars, BLOCK, DOUBLE, L2
+    )
+    m, v = adam_moments(
+        elements(addresses, t, 2, offsets, n_addresses, DOUBLE),
+        elements(addresses, t, 3, offsets, n_addresses, DOUBLE),
+        g,
+        mask,
+        s,
+    )
     denom = square_root(divide(v, tl.load(s + 7), DOUBLE), DOUBLE) + tl.load(s + 8)
     p = p - tl.load(s + 9) * divide(g, denom, DOUBLE)  # this step's gradient ...
     tl.store(param, p - tl.load(s + 10) * divide(m, denom, DOUBLE), mask=mask)  # ... then the momentum
@@ -82,18 +78,16 @@ def radam_kernel(
     DOUBLE: tl.constexpr,
     L2: tl.constexpr,
 ):
-    t, offsets, mask = program_elements(sizes, block_tensor, block_start, BLOCK)
-    s = scalars + t * n_scalars
-    param = array_at(addresses, t, 0, n_addresses, DOUBLE) + offsets
-    exp_avg = array_at(addresses, t, 2, n_addresses, DOUBLE) + offsets
-    exp_avg_sq = array_at(addresses, t, 3, n_addresses, DOUBLE) + offsets
-    grad = tl.load(array_at(addresses, t, 1, n_addresses, DOUBLE) + offsets, mask=mask)
-    g, p = decayed(grad, tl.load(param, mask=mask), tl.load(s + 0), tl.load(s + 2), tl.load(s + 3), L2)
-    m = tl.load(exp_avg, mask=mask)
-    m = m + tl.load(s + 4) * (g - m)
-    v = tl.load(exp_avg_sq, mask=mask) * tl.load(s + 5) + tl.load(s + 6) * (g * g)
-    tl.store(exp_avg, m, mask=mask)
-    tl.store(exp_avg_sq, v, mask=mask)
+    t, offsets, mask, s, param, g, p = begin(
+        addresses, sizes, scalars, block_tensor, block_start, n_addresses, n_scalars, BLOCK, DOUBLE, L2
+    )
+    m, v = adam_moments(
+        elements(addresses, t, 2, offsets, n_addresses, DOUBLE),
+        elements(addresses, t, 3, offsets, n_addresses, DOUBLE),
+        g,
+        mask,
+        s,
+    )
     momentum_step = divide(m, tl.load(s + 7), DOUBLE) * tl.load(s + 8)
     # the adaptive rate where its variance is bounded (per tensor: its step), else SGD with momentum
     adaptive_lr = divide(tl.load(s + 13), square_root(v, DOUBLE) + tl.load(s + 11), DOUBLE) * tl.load(s + 10)

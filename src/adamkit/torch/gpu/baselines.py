@@ -6,7 +6,7 @@ from __future__ import annotations
 import triton
 import triton.language as tl
 
-from .common import array_at, decayed, divide, program_elements, square_root
+from .common import begin, divide, elements, square_root
 
 
 @triton.jit
@@ -24,25 +24,23 @@ def rmsprop_kernel(
     CENTERED: tl.constexpr,
     MOMENTUM: tl.constexpr,
 ):
-    t, offsets, mask = program_elements(sizes, block_tensor, block_start, BLOCK)
-    s = scalars + t * n_scalars
+    t, offsets, mask, s, param, g, p = begin(
+        addresses, sizes, scalars, block_tensor, block_start, n_addresses, n_scalars, BLOCK, DOUBLE, L2
+    )
     one_minus_alpha, lr = tl.load(s + 5), tl.load(s + 10)
-    param = array_at(addresses, t, 0, n_addresses, DOUBLE) + offsets
-    square_avg = array_at(addresses, t, 2, n_addresses, DOUBLE) + offsets
-    grad = tl.load(array_at(addresses, t, 1, n_addresses, DOUBLE) + offsets, mask=mask)
-    g, p = decayed(grad, tl.load(param, mask=mask), tl.load(s + 0), tl.load(s + 2), tl.load(s + 3), L2)
+    square_avg = elements(addresses, t, 2, offsets, n_addresses, DOUBLE)
     v = tl.load(square_avg, mask=mask) * tl.load(s + 4) + one_minus_alpha * (g * g)
     tl.store(square_avg, v, mask=mask)
     mean_square = v
     if CENTERED:
-        grad_avg = array_at(addresses, t, 3, n_addresses, DOUBLE) + offsets
+        grad_avg = elements(addresses, t, 3, offsets, n_addresses, DOUBLE)
         mean = tl.load(grad_avg, mask=mask)
         mean = mean + one_minus_alpha * (g - mean)
         tl.store(grad_avg, mean, mask=mask)
         mean_square = v - mean * mean
     avg = square_root(mean_square, DOUBLE) + tl.load(s + 7)
     if MOMENTUM:
-        momentum_buffer = array_at(addresses, t, 4, n_addresses, DOUBLE) + offsets
+        momentum_buffer = elements(addresses, t, 4, offsets, n_addresses, DOUBLE)
         buffer = tl.load(momentum_buffer, mask=mask) * tl.load(s + 9) + divide(g, avg, DOUBLE)
         tl.store(momentum_buffer, buffer, mask=mask)
         tl.store(param, p - lr * buffer, mask=mask)
@@ -63,12 +61,10 @@ def adagrad_kernel(
     DOUBLE: tl.constexpr,
     L2: tl.constexpr,
 ):
-    t, offsets, mask = program_elements(sizes, block_tensor, block_start, BLOCK)
-    s = scalars + t * n_scalars
-    param = array_at(addresses, t, 0, n_addresses, DOUBLE) + offsets
-    sum_ = array_at(addresses, t, 2, n_addresses, DOUBLE) + offsets
-    grad = tl.load(array_at(addresses, t, 1, n_addresses, DOUBLE) + offsets, mask=mask)
-    g, p = decayed(grad, tl.load(param, mask=mask), tl.load(s + 0), tl.load(s + 2), tl.load(s + 3), L2)
+    t, offsets, mask, s, param, g, p = begin(
+        addresses, sizes, scalars, block_tensor, block_start, n_addresses, n_scalars, BLOCK, DOUBLE, L2
+    )
+    sum_ = elements(addresses, t, 2, offsets, n_addresses, DOUBLE)
     total = tl.load(sum_, mask=mask) + g * g
     tl.store(sum_, total, mask=mask)
     std = square_root(total, DOUBLE) + tl.load(s + 5)

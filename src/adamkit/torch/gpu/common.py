@@ -1,4 +1,4 @@
-"""What the Triton kernels share: finding a program's tensor and elements, raw pointers, decay."""
+"""What the Triton kernels share: a program's tensor and elements, raw pointers, decay, Adam's moments."""
 
 from __future__ import annotations
 
@@ -16,13 +16,13 @@ def program_elements(sizes, block_tensor, block_start, BLOCK: tl.constexpr):
 
 
 @triton.jit
-def array_at(addresses, t, k, n_addresses, DOUBLE: tl.constexpr):
-    """Array ``k`` of tensor ``t`` (its address in the table) as a pointer to its dtype."""
+def elements(addresses, t, k, offsets, n_addresses, DOUBLE: tl.constexpr):
+    """Pointers to elements ``offsets`` of array ``k`` of tensor ``t`` (its address in the table)."""
     address = tl.load(addresses + t * n_addresses + k)
     if DOUBLE:
-        return address.to(tl.pointer_type(tl.float64), bitcast=True)
+        return address.to(tl.pointer_type(tl.float64), bitcast=True) + offsets
     else:
-        return address.to(tl.pointer_type(tl.float32), bitcast=True)
+        return address.to(tl.pointer_type(tl.float32), bitcast=True) + offsets
 
 
 @triton.jit
@@ -51,3 +51,28 @@ def square_root(x, DOUBLE: tl.constexpr):
         return tl.sqrt(x)
     else:
         return tl.sqrt_rn(x)
+
+
+@triton.jit
+def begin(addresses, sizes, scalars, block_tensor, block_start, n_addresses, n_scalars, BLOCK, DOUBLE, L2):
+    """What every kernel does first: its tensor ``t``, offsets and mask, the tensor's scalars ``s``,
+    the parameter's pointers, and the gradient and parameter after maximize and weight decay
+    (scalars 0, 2, 3 of every family: sign, weight_decay, decay; 1, l2, is compiled in as ``L2``)."""
+    t, offsets, mask = program_elements(sizes, block_tensor, block_start, BLOCK)
+    s = scalars + t * n_scalars
+    param = elements(addresses, t, 0, offsets, n_addresses, DOUBLE)
+    grad = tl.load(elements(addresses, t, 1, offsets, n_addresses, DOUBLE), mask=mask)
+    g, p = decayed(grad, tl.load(param, mask=mask), tl.load(s + 0), tl.load(s + 2), tl.load(s + 3), L2)
+    return t, offsets, mask, s, param, g, p
+
+
+@triton.jit
+def adam_moments(exp_avg, exp_avg_sq, g, mask, s):
+    """Adam's new moments, stored and returned: ``lerp(m, g, 1 - beta1)`` and ``v*beta2 + (1-beta2)g^2``
+    (scalars 4, 5, 6 of the Adam, NAdam and RAdam families)."""
+    m = tl.load(exp_avg, mask=mask)
+    m = m + tl.load(s + 4) * (g - m)
+    v = tl.load(exp_avg_sq, mask=mask) * tl.load(s + 5) + tl.load(s + 6) * (g * g)
+    tl.store(exp_avg, m, mask=mask)
+    tl.store(exp_avg_sq, v, mask=mask)
+    return m, v

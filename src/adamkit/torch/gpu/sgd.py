@@ -11,7 +11,7 @@ from __future__ import annotations
 import triton
 import triton.language as tl
 
-from .common import array_at, decayed, program_elements
+from .common import begin, elements
 
 
 @triton.jit
@@ -29,16 +29,14 @@ def sgd_kernel(
     MOMENTUM: tl.constexpr,
     NESTEROV: tl.constexpr,
 ):
-    t, offsets, mask = program_elements(sizes, block_tensor, block_start, BLOCK)
-    s = scalars + t * n_scalars
-    sign, weight_decay, decay, lr = tl.load(s + 0), tl.load(s + 2), tl.load(s + 3), tl.load(s + 4)
-    param = array_at(addresses, t, 0, n_addresses, DOUBLE) + offsets
-    grad = tl.load(array_at(addresses, t, 1, n_addresses, DOUBLE) + offsets, mask=mask)
-    g, p = decayed(grad, tl.load(param, mask=mask), sign, weight_decay, decay, L2)
+    t, offsets, mask, s, param, g, p = begin(
+        addresses, sizes, scalars, block_tensor, block_start, n_addresses, n_scalars, BLOCK, DOUBLE, L2
+    )
+    lr = tl.load(s + 4)
     direction = g
     if MOMENTUM:
         first, momentum, one_minus_dampening = tl.load(s + 6), tl.load(s + 7), tl.load(s + 8)
-        momentum_buffer = array_at(addresses, t, 2, n_addresses, DOUBLE) + offsets
+        momentum_buffer = elements(addresses, t, 2, offsets, n_addresses, DOUBLE)
         old = tl.where(first != 0, 0.0, tl.load(momentum_buffer, mask=mask, other=0.0))  # new: not read
         buffer = tl.where(first != 0, g, old * momentum + one_minus_dampening * g)
         tl.store(momentum_buffer, buffer, mask=mask)
