@@ -26,13 +26,13 @@ from __future__ import annotations
 import numpy as np
 from llvmlite import ir
 from numba import types
-from numba.core import cgutils, config
+from numba.core import cgutils
 from numba.extending import intrinsic
 
 from ..kernels.jit import element
 from .dynamic_map import CUTS, DynamicMap
 from .jit import bits_float, decode_block, encode_block
-from .vector_ir import call, const, splat
+from .vector_ir import call, const, host_has, splat
 
 LANES = 8
 _F32, _I32, _I8 = ir.FloatType(), ir.IntType(32), ir.IntType(8)
@@ -42,16 +42,7 @@ CUT_ROW, START_ROW, INV_WIDTH_ROW, TOP_ROW, OFFSET_ROW, WIDTH_ROW, LOW_ROW, OCTA
 SLOPE = 80  # of the octave formula: about 256 * log10(2)
 
 
-def _host_has_avx2() -> bool:
-    try:
-        import llvmlite.binding as llvm
-
-        return bool(llvm.get_host_cpu_features().get("avx2", False)) and config.CPU_NAME is None
-    except Exception:  # noqa: BLE001  (no feature query on this platform: use the portable codec)
-        return False
-
-
-AVAILABLE = _host_has_avx2()
+AVAILABLE = host_has("avx2")
 
 
 def cuts_below_octaves(cmap: DynamicMap) -> np.ndarray:

@@ -25,24 +25,13 @@ from __future__ import annotations
 import numpy as np
 from llvmlite import ir
 from numba import types
-from numba.core import config
 from numba.extending import intrinsic
 
 from ..kernels.jit import block_kernel
 from .jit import LANES, OCTAVE_BASE, bits_float, encode_block
-from .vector_ir import call, const, splat
+from .vector_ir import call, const, host_has, splat
 
-
-def _host_has_avx512() -> bool:
-    try:
-        import llvmlite.binding as llvm
-
-        return bool(llvm.get_host_cpu_features().get("avx512f", False)) and config.CPU_NAME is None
-    except Exception:  # noqa: BLE001  (no feature query on this platform: use the portable encoder)
-        return False
-
-
-AVAILABLE = _host_has_avx512()
+AVAILABLE = host_has("avx512f")
 
 _F32, _I32, _I8 = ir.FloatType(), ir.IntType(32), ir.IntType(8)
 _VF, _VI, _VB = ir.VectorType(_F32, LANES), ir.VectorType(_I32, LANES), ir.VectorType(_I8, LANES)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from llvmlite import ir
+from numba.core import config
 
 _I32 = ir.IntType(32)
 
@@ -29,3 +30,13 @@ def call(builder: ir.IRBuilder, name: str, ret: ir.Type, args: list[ir.Value]) -
     except KeyError:
         fn = ir.Function(module, ir.FunctionType(ret, [a.type for a in args]), name)
     return builder.call(fn, args)
+
+
+def host_has(feature: str) -> bool:
+    """Whether numba compiles for this CPU (no ``NUMBA_CPU_NAME``) and it has ``feature`` (``"avx2"``)."""
+    try:
+        import llvmlite.binding as llvm
+
+        return bool(llvm.get_host_cpu_features().get(feature, False)) and config.CPU_NAME is None
+    except Exception:  # noqa: BLE001  (no feature query on this platform: the portable codec runs)
+        return False
