@@ -2,8 +2,8 @@
 
 Same protocol as :mod:`run` (``make bench``), in one process: the bandwidth ceiling first,
 then for each size every contender steps the same float32 parameters and gradients,
-two warm-up steps each, then they take turns (A B C ... A B C ...) and each row reports
-the median. The peers (bitsandbytes ``Adam8bit``, torchao ``AdamW8bit``) run where they
+two warm-up steps each, then they take turns (A B C, B C A, ...: the first place rotates)
+and each row reports the median. The peers (bitsandbytes ``Adam8bit``, torchao ``AdamW8bit``) run where they
 are installed and are named as skipped where not; being slow, they take part in the
 first ``--slow-rounds`` rounds only.
 
@@ -120,10 +120,11 @@ def bench_size(label: str, shapes, names: list[str], rounds: int, slow_rounds: i
     peaks = {name: memory.step_peak_bytes(opt.step) for name, opt in opts.items()}
     times: dict[str, list[float]] = {name: [] for name in names}
     for r in range(rounds):
-        for name, opt in opts.items():
+        turn = names[r % len(names) :] + names[: r % len(names)]  # who goes first rotates, as in run.py
+        for name in turn:
             if name in SLOW and r >= slow_rounds:
                 continue
-            times[name].append(timed(opt.step))
+            times[name].append(timed(opts[name].step))
     rows = []
     for name in names:
         med = statistics.median(times[name])
