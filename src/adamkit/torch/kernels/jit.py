@@ -33,7 +33,8 @@ it compiled, not the files of the functions it calls. A kernel that calls this m
 helpers (:func:`decayed`, :func:`memory_at`, :func:`locate`) or another family's block
 functions (SWATS calls Adam's and SGD's) keeps its old machine code when those change.
 After editing this file, or any file a kernel imports from, delete
-``src/adamkit/torch/kernels/__pycache__/*.nbi`` and ``*.nbc`` before testing.
+``src/adamkit/torch/kernels/__pycache__/*.nbi`` and ``*.nbc`` (and ``lowbit/__pycache__``'s,
+whose kernels call this module and the codecs of :mod:`adamkit.torch.lowbit`) before testing.
 """
 
 from __future__ import annotations
