@@ -110,6 +110,14 @@ def test_program_map_covers_every_element_once():
     assert block_start.tolist() == [0, 0, 0, launch.BLOCK, 0]
 
 
+def test_families_without_a_triton_kernel_take_the_reference_engine():
+    from adamkit.torch.kernels.adam import ADAM_KERNEL
+    from adamkit.torch.kernels.swats import SWATS_ADAM_KERNEL, SWATS_SGD_KERNEL
+
+    assert launch.runs(ADAM_KERNEL) and launch.runs(SWATS_SGD_KERNEL)
+    assert not launch.runs(SWATS_ADAM_KERNEL)  # its per-tensor sums have no Triton version
+
+
 def test_a_family_without_triton_kernel_is_named():
     class Family:
         name = "adadelta"

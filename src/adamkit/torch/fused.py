@@ -29,8 +29,10 @@ no kernel for the family (:func:`launcher_runs`), take the reference engine.
 
 from __future__ import annotations
 
+import functools
 import importlib
 import importlib.util
+import sys
 import warnings
 from typing import Any
 
@@ -111,8 +113,7 @@ class Table:
         return len(self.sizes) - 1
 
     def launch(self) -> None:
-        module, function = LAUNCHERS[self.device.type].split(":")
-        launch = getattr(importlib.import_module(module), function)
+        launch = launcher(self.device.type)
         sizes = np.array(self.sizes, np.int64)
         addresses = np.array(self.addresses, np.int64)
         scalars = np.array(self.scalars, np.float64).astype(self.dtype)  # as torch casts a Python float
@@ -147,7 +148,7 @@ class FusedEngine:
         if not self.kernel.supports(hp):
             self.reference.step_group(rule, group, state)
             return
-        tables: dict[tuple[str, np.dtype, str], Table] = {}
+        tables: dict[tuple[torch.device, np.dtype, str], Table] = {}
         memo: dict[tuple, tuple] = {}  # scalars() once per distinct scalar state
         updates: list[tuple[State, State, State, Table, int]] = []
         leftovers = []
@@ -199,10 +200,21 @@ class FusedEngine:
             self.reference.step_group(rule, {**group, "params": leftovers}, state)
 
 
+def launcher(device: str) -> Any:
+    """The launch function of ``device`` (a key of ``LAUNCHERS``, read each time: entries may change)."""
+    return imported(LAUNCHERS[device])
+
+
+@functools.cache
+def imported(target: str) -> Any:
+    """The function ``"module:function"``, imported once."""
+    module, function = target.split(":")
+    return getattr(importlib.import_module(module), function)
+
+
 def launcher_runs(device: str, kernel: Any) -> bool:
-    """Whether the launcher of ``device`` (a key of ``LAUNCHERS``) has ``kernel``'s family."""
-    module = importlib.import_module(LAUNCHERS[device].split(":")[0])
-    return module.runs(kernel)
+    """Whether the launcher of ``device`` has ``kernel``'s family (its module's ``runs``)."""
+    return sys.modules[launcher(device).__module__].runs(kernel)
 
 
 def read_scalars(rule: Rule, p_state: State) -> State:
