@@ -277,3 +277,57 @@ def test_avx2_codec_equals_portable_codec():
                 assert avx2.encode_block_avx2(block, bits, fast, signed, tables, rounding) == np.float32(0.37)
                 jit.encode_block(block, bits, slow, signed, rounding)
                 np.testing.assert_array_equal(fast, slow)
+
+
+def encoders(cmap):
+    """Every block encoder this CPU runs, as ``encode(block, scale_bits) -> codes``."""
+    from adamkit.torch.lowbit import avx2, jit, simd
+
+    rounding, tables = jit.rounding(cmap), avx2.tables(cmap)
+
+    def run(function, *constants):
+        def encode(block, bits):
+            codes = np.empty(block.size, np.uint8)
+            function(block, bits, codes, cmap.signed, *constants)
+            return codes
+
+        return encode
+
+    found = {"portable": run(jit.encode_block, rounding)}
+    if avx2.AVAILABLE:
+        found["avx2"] = run(avx2.encode_block_avx2, tables, rounding)
+    if simd.AVAILABLE:
+        found["avx512"] = run(simd.encode_block_simd, rounding)
+    return found
+
+
+def near_midpoints(cmap, scale: float) -> np.ndarray:
+    """The floats within 4 ulps of each midpoint between codes times ``scale`` (where normalising by
+    a division or by a multiplication can round to different codes), with either sign."""
+    mags = cmap.magnitudes.astype(np.float64)
+    x = (((mags[:-1] + mags[1:]) / 2) * scale).astype(np.float32)
+    x = np.concatenate([np.maximum(x.view(np.int32) + k, 0).view(np.float32) for k in range(-4, 5)])
+    x = np.minimum(x, np.float32(scale))  # the block's absmax stays ``scale``
+    return np.concatenate([x, -x]) if cmap.signed else x
+
+
+@pytest.mark.parametrize("scale", [0.37, 3.7e-4, 1.3e-38, 1e-39, 1e-44, 0.0])
+def test_blocks_are_normalised_by_the_inverse_scale_or_below_normal_by_division(scale):
+    """The codes of ``x * (1 / absmax)``, or of ``x / absmax`` when ``absmax`` is subnormal (its
+    inverse overflows), in every codec: torch, portable, AVX2 and AVX-512 where they run."""
+    for cmap in (SIGNED, UNSIGNED):
+        values = near_midpoints(cmap, scale) if scale else np.array([0.0, -0.0] * 300, np.float32)
+        absmax = np.float32(scale)
+        for start in range(0, values.size - 249, 249):  # blocks of 250 (vectors and a tail), absmax last
+            block = np.append(values[start : start + 249], absmax).astype(np.float32)
+            if absmax >= np.float32(2.0**-126):
+                expected = encode_numpy(block * (np.float32(1.0) / absmax), cmap)
+            elif absmax > 0:
+                expected = encode_numpy(block / absmax, cmap)
+            else:  # zeros, multiplied by one (the signed map keeps the sign of -0)
+                expected = encode_numpy(block, cmap)
+            codes, _ = codecs.quantize(torch.from_numpy(block), cmap.signed)
+            np.testing.assert_array_equal(codes.numpy(), expected)
+            for name, encode in encoders(cmap).items():
+                got = encode(block, np.int32(absmax.view(np.int32)))
+                np.testing.assert_array_equal(got, expected, err_msg=f"{name} encoder, scale {scale}")

@@ -10,8 +10,9 @@ constants held in registers):
 * **decode**: ``d = floor(log2(c + 1))`` from the exponent of ``float32(c + 1)``, the
   constants of :mod:`.dynamic_map`'s decoding formula looked up by ``d - 1``, then the
   formula, the sign bit and the scale;
-* **encode**: ``y = |x / absmax|``, the decade ``d`` as the number of cuts ``y`` reaches,
-  the decade's constants looked up by ``d - 1``, then the portable rounding formula.
+* **encode**: ``y = |x * (1 / absmax)|`` (:func:`.jit.normalizer`), the decade ``d`` as
+  the number of cuts ``y`` reaches, the decade's constants looked up by ``d - 1``, then
+  the portable rounding formula; 32 codes a step, packed to bytes by two saturating packs.
 
 Every arithmetic step is the portable one's (the same IEEE float32 operations in the
 same order), so the codes and the decoded values are the same bit for bit (tested).
@@ -31,12 +32,15 @@ from numba.extending import intrinsic
 
 from ..kernels.jit import element
 from .dynamic_map import CUTS, DynamicMap
-from .jit import bits_float, decode_block, encode_block
+from .jit import bits_float, decode_block, encode_block, normalizer
 from .vector_ir import call, const, host_has, splat
 
 LANES = 8
 _F32, _I32, _I8 = ir.FloatType(), ir.IntType(32), ir.IntType(8)
 _VF, _VI, _VB = ir.VectorType(_F32, LANES), ir.VectorType(_I32, LANES), ir.VectorType(_I8, LANES)
+_VW, _VQ = ir.VectorType(ir.IntType(16), 2 * LANES), ir.VectorType(_I8, 4 * LANES)  # 16 words, 32 bytes
+#: after two packs the 32-bit groups of 4 codes are a0 b0 c0 d0 a1 b1 c1 d1: back to a0 a1 b0 b1 ...
+_PACK_ORDER = ir.Constant(ir.VectorType(_I32, LANES), [0, 4, 1, 5, 2, 6, 3, 7])
 # rows of :func:`tables`
 CUT_ROW, START_ROW, INV_WIDTH_ROW, TOP_ROW, OFFSET_ROW, WIDTH_ROW, LOW_ROW, OCTAVE_ROW = range(8)
 SLOPE = 80  # of the octave formula: about 256 * log10(2)
@@ -113,12 +117,17 @@ class _Block:
             for r in range(OCTAVE_ROW + 1)
         ]
 
+    def whole_count(self, count: int) -> ir.Value:
+        """Argument ``count`` rounded down to whole vectors."""
+        n = self.context.cast(self.builder, self.args[count], self.sig.args[count], types.intp)
+        return self.builder.sub(n, self.builder.srem(n, ir.Constant(n.type, LANES)))
+
     def whole_vectors(self, count: int):
         """A loop over the offsets ``0, 8, ...`` below argument ``count`` rounded down to whole vectors."""
-        n = self.context.cast(self.builder, self.args[count], self.sig.args[count], types.intp)
-        intp = n.type
-        whole = self.builder.sub(n, self.builder.srem(n, ir.Constant(intp, LANES)))
-        return cgutils.for_range_slice(self.builder, ir.Constant(intp, 0), whole, ir.Constant(intp, LANES))
+        whole = self.whole_count(count)
+        return cgutils.for_range_slice(
+            self.builder, ir.Constant(whole.type, 0), whole, ir.Constant(whole.type, LANES)
+        )
 
 
 def _magnitude_mask(builder: ir.IRBuilder, signed: ir.Value) -> ir.Value:
@@ -159,23 +168,25 @@ def decode_vectors(typingctx, codes, consts, scale, out, signed, count):
 
 
 @intrinsic
-def encode_vectors(typingctx, values, divisor, consts, codes, signed, count):
-    """``codes[i]``: the code nearest to ``values[i] / divisor``, for the whole vectors of ``count``."""
-    signature = types.void(values, divisor, consts, codes, signed, count)
+def encode_vectors(typingctx, values, factor, multiply, consts, codes, signed, count):
+    """``codes[i]``: the code nearest to ``values[i]`` normalised by ``factor`` (:func:`.jit.normalized`),
+    for the whole vectors of ``count``."""
+    signature = types.void(values, factor, multiply, consts, codes, signed, count)
 
     def codegen(context, builder, sig, args):
         block = _Block(context, builder, sig, args)
-        rows = block.rows(2)
+        rows = block.rows(3)
         octave = builder.fptosi(rows[OCTAVE_ROW], _VI)
         slope, intercept = (
             splat(builder, builder.extract_element(octave, ir.Constant(_I32, k)), _VI) for k in (0, 1)
         )
-        divisor_v = splat(builder, args[1], _VF)
-        sign_mask = builder.select(args[4], const(0x80, _VI), const(0, _VI))
+        factor = splat(builder, args[1], _VF)
+        sign_mask = builder.select(args[5], const(0x80, _VI), const(0, _VI))
         zero, fzero = const(0, _VI), const(0.0, _VF)
 
-        def codes_at(offset: ir.Value) -> ir.Value:
-            q = builder.fdiv(builder.load(block.vector_at(0, offset, _F32), align=4), divisor_v)
+        def codes_at(offset: ir.Value, multiply: bool) -> ir.Value:
+            x = builder.load(block.vector_at(0, offset, _F32), align=4)
+            q = builder.fmul(x, factor) if multiply else builder.fdiv(x, factor)
             bits = builder.bitcast(q, _VI)
             y = builder.bitcast(builder.and_(bits, const(0x7FFFFFFF, _VI)), _VF)
             # the decade: the number of cuts below y's octave (:func:`octave_formula`), plus one
@@ -203,8 +214,36 @@ def encode_vectors(typingctx, values, divisor, consts, codes, signed, count):
             code = builder.select(nothing, zero, code)  # zero, and NaN: the code of zero
             return builder.or_(code, builder.and_(builder.ashr(bits, const(24, _VI)), sign_mask))
 
-        with block.whole_vectors(5) as (offset, _):
-            builder.store(builder.trunc(codes_at(offset), _VB), block.vector_at(3, offset, _I8), align=1)
+        # 32 values a step: four vectors of codes (0..255 in 32-bit lanes) packed to bytes by two
+        # saturating packs, which interleave 4-value groups, and one permutation back into order
+        n = context.cast(builder, args[6], sig.args[6], types.intp)
+        intp = n.type
+        wide = builder.sub(n, builder.srem(n, ir.Constant(intp, 4 * LANES)))
+
+        def loops(multiply: bool) -> None:  # a copy per normalisation: no division left in the other
+            with cgutils.for_range_slice(
+                builder, ir.Constant(intp, 0), wide, ir.Constant(intp, 4 * LANES)
+            ) as (offset, _):
+                a, b, c, d = (
+                    codes_at(builder.add(offset, ir.Constant(intp, LANES * k)), multiply) for k in range(4)
+                )
+                words = [call(builder, "llvm.x86.avx2.packusdw", _VW, pair) for pair in ((a, b), (c, d))]
+                packed = builder.bitcast(call(builder, "llvm.x86.avx2.packuswb", _VQ, words), _VI)
+                ordered = call(builder, "llvm.x86.avx2.permd", _VI, [packed, _PACK_ORDER])
+                target = builder.bitcast(block.vector_at(4, offset, _I8), ir.PointerType(_VI))
+                builder.store(ordered, target, align=1)
+            with cgutils.for_range_slice(builder, wide, block.whole_count(6), ir.Constant(intp, LANES)) as (
+                offset,
+                _,
+            ):
+                codes = builder.trunc(codes_at(offset, multiply), _VB)
+                builder.store(codes, block.vector_at(4, offset, _I8), align=1)
+
+        with builder.if_else(args[2]) as (by_inverse, by_division):
+            with by_inverse:
+                loops(True)
+            with by_division:
+                loops(False)
         return context.get_dummy_value()
 
     return signature, codegen
@@ -223,8 +262,8 @@ def decode_block_avx2(codes, consts, scale, out, signed, table):
 def encode_block_avx2(values, scale_bits, codes, signed, consts, portable):
     """:func:`.jit.encode_block` 8 values per step; ``consts``: :func:`tables`, ``portable``: ``rounding``."""
     scale = bits_float(scale_bits)
-    divisor = scale if scale_bits != 0 else np.float32(1.0)
-    encode_vectors(values, divisor, consts, codes, signed, codes.size)
+    factor, multiply = normalizer(scale)
+    encode_vectors(values, factor, multiply, consts, codes, signed, codes.size)
     whole = codes.size - codes.size % LANES
     if whole < codes.size:
         encode_block(values[whole:], scale_bits, codes[whole:], signed, portable)

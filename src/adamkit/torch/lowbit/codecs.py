@@ -30,7 +30,7 @@ import zlib
 
 import torch
 
-from .dynamic_map import SIGNED, UNSIGNED, DynamicMap
+from .dynamic_map import SIGNED, SMALLEST_NORMAL, UNSIGNED, DynamicMap
 
 BLOCK = 256  # values per absmax
 CODES, ABSMAX = "_codes", "_absmax"
@@ -64,14 +64,17 @@ def _table(values, device: torch.device) -> torch.Tensor:
 def quantize(x: torch.Tensor, signed: bool) -> tuple[torch.Tensor, torch.Tensor]:
     """``(codes, absmax)`` of ``x``: uint8 codes shaped like ``x``, float32 scales per 256 values.
 
-    Per block: ``absmax = max |x|``; each value gets the code nearest to ``x / absmax``
-    (:mod:`.dynamic_map`; an all-zero block divides by one).
+    Per block: ``absmax = max |x|``; each value gets the code nearest to ``x * (1 / absmax)``
+    (:mod:`.dynamic_map`; normalised as the kernels' :func:`.jit.normalizer` does: an all-zero block
+    multiplies by one, a subnormal ``absmax`` divides).
     """
     cmap = dynamic_map(signed)
     blocks = _blocks(x)
     absmax = blocks.abs().amax(dim=1)
-    divisor = torch.where(absmax != 0, absmax, torch.ones_like(absmax))
-    normalized = blocks / divisor[:, None]
+    by_inverse = (absmax >= SMALLEST_NORMAL) | (absmax == 0)
+    factor = torch.where(absmax >= SMALLEST_NORMAL, 1 / absmax, torch.ones_like(absmax))[:, None]
+    divisor = torch.where(by_inverse, torch.ones_like(absmax), absmax)[:, None]
+    normalized = torch.where(by_inverse[:, None], blocks * factor, blocks / divisor)
     y = normalized.abs()
     decade = torch.zeros(y.shape, dtype=torch.int64, device=y.device)  # index of the decade's constants
     for cut in cmap.cuts.tolist():  # the number of cuts y reaches (NaN reaches none)

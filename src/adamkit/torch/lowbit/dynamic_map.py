@@ -1,7 +1,7 @@
 r"""The 8-bit dynamic code maps of Dettmers et al., and how a value is rounded to its code.
 
 A code stands for a value in [-1, 1]; a block of values is stored as the codes nearest
-to ``x / absmax``, where ``absmax`` is the block's largest magnitude (:mod:`.codecs`).
+to ``x * (1 / absmax)``, where ``absmax`` is the block's largest magnitude (:mod:`.codecs`).
 
 **The maps** (Dettmers, Lewis, Shleifer and Zettlemoyer, "8-bit Optimizers via
 Block-wise Quantization", ICLR 2022, section 2: dynamic quantization, after the
@@ -23,7 +23,7 @@ one so that the block's largest value is stored without error. Magnitude codes r
   below and +1 but not -1; a symmetric map is what makes the rounding below one formula.)
 
 **Rounding without a search or a table lookup per value** (so that a kernel's loop
-vectorises): let ``y = |x / absmax|``. The decade boundaries used for rounding are the
+vectorises): let ``y`` be ``|x|`` normalised by ``absmax``. The decade boundaries used for rounding are the
 *cuts*, the midpoints between neighbouring decades' outer codes (and between 0 and the
 first code, and between the last midpoint and 1). With ``d`` the number of cuts ``<= y``
 minus one, and the per-decade constants ``start`` (the decade's lower end), ``inv_width``
@@ -148,12 +148,16 @@ def decode_numpy(codes: np.ndarray, offsets: np.ndarray, widths: np.ndarray, low
     return np.where(c == 0, np.float32(0), value).astype(np.float32)
 
 
+#: The least ``absmax`` whose inverse is finite in float32: blocks are normalised by multiplying
+#: with ``1 / absmax`` from here up (see :func:`adamkit.torch.lowbit.jit.normalizer`), by dividing below.
+SMALLEST_NORMAL = np.float32(2.0**-126)
+
 SIGNED = build(6, signed=True)
 UNSIGNED = build(7, signed=False)
 
 
 def encode_numpy(x: np.ndarray, cmap: DynamicMap) -> np.ndarray:
-    """Codes of normalised values ``x`` (``x / absmax``, float32): the rounding above, in NumPy."""
+    """Codes of normalised values ``x`` (``x * (1 / absmax)``, float32): the rounding above, in NumPy."""
     x = np.asarray(x, np.float32)
     y = np.abs(x)
     d = (y[..., None] >= cmap.cuts).sum(-1)

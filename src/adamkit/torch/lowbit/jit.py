@@ -7,9 +7,9 @@ Each helper performs the same float32 operations as the torch codec in :mod:`.co
   up; storing rounds stochastically, with random bits hashed from the element's index
   and a seed (:func:`.codecs.to_bfloat16`), and stores any NaN as the quiet NaN ``0x7FC0``.
 * 8-bit dynamic codes (:mod:`.dynamic_map`): a value is ``decode[code] * absmax``; a new
-  code comes from ``x / absmax`` by the decade formula, written as a chain of selects
-  with no table lookup per value, so that LLVM vectorises the loop (gathers are not
-  vectorised on every CPU).
+  code comes from ``x`` normalised by the block's ``absmax`` (:func:`normalizer`) by the
+  decade formula, written as a chain of selects with no table lookup per value, so that
+  LLVM vectorises the loop (gathers are not vectorised on every CPU).
 
 Bit casts (float32 <-> int32) are LLVM ``bitcast`` instructions: free and vectorisable.
 """
@@ -22,10 +22,35 @@ from numba import types
 from numba.extending import intrinsic
 
 from ..kernels.jit import block_kernel, element
-from .dynamic_map import CUTS, DynamicMap
+from .dynamic_map import CUTS, SMALLEST_NORMAL, DynamicMap
 
 LANES = 16
 OCTAVE_BASE = 96  # the octave rows cover float32 exponents 96..127: y in [2**-31, 1]
+
+
+@element
+def normalizer(scale):
+    """How a block's values are normalised before rounding: ``(factor, multiply)``.
+
+    ``x * (1 / absmax)`` (``multiply`` true): one division per block instead of one per
+    value (the divider also serves the update's square root and division, and bounds
+    these loops); the quotient moves by at most an ulp, which changes a code only for a
+    value within an ulp of a midpoint between two codes, where either is as near.
+    A block of zeros multiplies by one; a subnormal ``absmax``, whose inverse would
+    overflow, divides (``multiply`` false). NaN and inf scales give the code of zero to
+    every value either way, as a division by them does.
+    """
+    if scale >= SMALLEST_NORMAL:
+        return np.float32(1.0) / scale, True
+    if scale == np.float32(0.0):
+        return np.float32(1.0), True
+    return scale, False
+
+
+@element
+def normalized(x, factor, multiply):
+    """``x`` normalised as :func:`normalizer` says."""
+    return x * factor if multiply else x / factor
 
 
 def rounding(cmap: DynamicMap) -> np.ndarray:
@@ -196,8 +221,9 @@ def nearest_code(y, cuts, starts, inv_widths, tops):
 def encode_block(values, scale_bits, codes, signed, cmap):
     """Write ``codes`` of ``values`` relative to the float whose bits are ``scale_bits``; return that float.
 
-    ``cmap`` is :func:`rounding` of a :class:`.dynamic_map.DynamicMap`. An all-zero
-    block (scale 0) divides by one: every value gets the code of zero.
+    ``cmap`` is :func:`rounding` of a :class:`.dynamic_map.DynamicMap`. The values are
+    normalised by the scale as :func:`normalizer` says (an all-zero block: by one, every
+    value gets the code of zero).
     """
     c, s, w, t = cmap[0], cmap[1], cmap[2], cmap[3]
     cuts = (c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7])
@@ -205,17 +231,17 @@ def encode_block(values, scale_bits, codes, signed, cmap):
     inv_widths = (w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7], w[8])
     tops = (t[0], t[1], t[2], t[3], t[4], t[5], t[6], t[7], t[8])
     scale = bits_float(scale_bits)
-    divisor = scale if scale_bits != 0 else np.float32(1.0)
+    factor, multiply = normalizer(scale)
     if signed:
         for i in range(codes.size):
-            bits = float_bits(values[i] / divisor)
+            bits = float_bits(normalized(values[i], factor, multiply))
             code = np.int32(
                 nearest_code(bits_float(bits & np.int32(0x7FFFFFFF)), cuts, starts, inv_widths, tops)
             )
             codes[i] = np.uint8(code | ((bits >> np.int32(24)) & np.int32(0x80)))
     else:
         for i in range(codes.size):
-            y = bits_float(magnitude_bits(values[i] / divisor))
+            y = bits_float(magnitude_bits(normalized(values[i], factor, multiply)))
             codes[i] = np.uint8(np.int32(nearest_code(y, cuts, starts, inv_widths, tops)))
     return scale
 

@@ -6,7 +6,7 @@ registers: ``vpermps`` indexes a 16-float table by a vector of indices, one inst
 for 16 values. LLVM does not turn the scalar code into that, so this module writes the
 16-value step directly in LLVM IR (a numba ``@intrinsic``):
 
-1. ``y = |x / divisor|`` and its float32 exponent ``e`` (a shift);
+1. ``y = |x|`` normalised (:func:`.jit.normalizer`) and its float32 exponent ``e`` (a shift);
 2. ``d0``: the decade at the start of ``y``'s binary octave, from a 32-entry table indexed
    by ``e`` (``vpermi2ps``); the cuts are more than an octave apart (the map's decades
    are factors of ten), so one comparison with ``cuts[d0]`` (``vpermps``) gives the
@@ -28,7 +28,7 @@ from numba import types
 from numba.extending import intrinsic
 
 from ..kernels.jit import block_kernel
-from .jit import LANES, OCTAVE_BASE, bits_float, encode_block
+from .jit import LANES, OCTAVE_BASE, bits_float, encode_block, normalizer
 from .vector_ir import call, const, host_has, splat
 
 AVAILABLE = host_has("avx512f")
@@ -43,16 +43,17 @@ def _lookup(builder: ir.IRBuilder, table: ir.Value, index: ir.Value) -> ir.Value
 
 
 @intrinsic
-def encode16(typingctx, values, offset, divisor, consts, codes, sign_mask):
-    """Codes of ``values[offset:offset+16] / divisor`` into ``codes[offset:offset+16]``.
+def encode16(typingctx, values, offset, factor, multiply, consts, codes, sign_mask):
+    """Codes of ``values[offset:offset+16]`` normalised by ``factor`` (:func:`.jit.normalized`) into
+    ``codes[offset:offset+16]``.
 
     ``consts`` is :func:`.jit.rounding` of the map; ``sign_mask`` is 0x80 for the signed map, 0 else.
     """
-    signature = types.void(values, offset, divisor, consts, codes, sign_mask)
+    signature = types.void(values, offset, factor, multiply, consts, codes, sign_mask)
 
     def codegen(context, builder, sig, args):
-        values_v, offset_v, divisor_v, consts_v, codes_v, mask_v = args
-        values_t, _, _, consts_t, codes_t, mask_t = sig.args
+        values_v, offset_v, factor_v, multiply_v, consts_v, codes_v, mask_v = args
+        values_t, _, _, _, consts_t, codes_t, mask_t = sig.args
 
         def address(array_type, array, element):
             data = context.make_array(array_type)(context, builder, array).data
@@ -67,7 +68,15 @@ def encode16(typingctx, values, offset, divisor, consts, codes, sign_mask):
             return builder.load(builder.bitcast(pointer, ir.PointerType(_VF)), align=4)
 
         x = builder.load(address(values_t, values_v, _F32), align=4)
-        q = builder.fdiv(x, splat(builder, divisor_v, _VF))
+        factor = splat(builder, factor_v, _VF)
+        with builder.if_else(multiply_v) as (by_inverse, by_division):
+            with by_inverse:
+                product, after_product = builder.fmul(x, factor), builder.block
+            with by_division:
+                quotient, after_quotient = builder.fdiv(x, factor), builder.block
+        q = builder.phi(_VF)
+        q.add_incoming(product, after_product)
+        q.add_incoming(quotient, after_quotient)
         bits = builder.bitcast(q, _VI)
         magnitude = builder.and_(bits, const(0x7FFFFFFF, _VI))
         y = builder.bitcast(magnitude, _VF)
@@ -98,11 +107,11 @@ def encode16(typingctx, values, offset, divisor, consts, codes, sign_mask):
 def encode_block_simd(values, scale_bits, codes, signed, consts):
     """:func:`.jit.encode_block` with 16 values per step (``consts``: :func:`.jit.rounding`)."""
     scale = bits_float(scale_bits)
-    divisor = scale if scale_bits != 0 else np.float32(1.0)
+    factor, multiply = normalizer(scale)
     mask = np.int32(0x80) if signed else np.int32(0)
     whole = codes.size - codes.size % LANES
     for i in range(0, whole, LANES):
-        encode16(values, i, divisor, consts, codes, mask)
+        encode16(values, i, factor, multiply, consts, codes, mask)
     if whole < codes.size:  # the last values of a tensor: the portable loop
         encode_block(values[whole:], scale_bits, codes[whole:], signed, consts)
     return scale
