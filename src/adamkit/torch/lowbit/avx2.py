@@ -86,7 +86,8 @@ def tables(cmap: DynamicMap) -> np.ndarray:
 
 
 def _lookup(builder: ir.IRBuilder, table: ir.Value, index: ir.Value) -> ir.Value:
-    """``table[index]`` lane by lane, an 8-float table in a register (``vpermps``)."""
+    """``table[index mod 8]`` lane by lane, an 8-float table in a register (``vpermps`` reads the
+    low 3 bits of each index)."""
     return call(builder, "llvm.x86.avx2.permps", _VF, [table, index])
 
 
@@ -152,10 +153,10 @@ def decode_vectors(typingctx, codes, consts, scale, out, signed, count):
             exponent = builder.lshr(
                 builder.bitcast(builder.sitofp(builder.add(c, one), _VF), _VI), const(23, _VI)
             )
-            index = builder.sub(exponent, const(128, _VI))  # d - 1, d = floor(log2(c + 1))
-            index = builder.select(builder.icmp_signed("<", index, zero), zero, index)
+            # d = floor(log2(c + 1)) = exponent - 127; the lookup reads the index's low 3 bits,
+            # which for the exponent itself are d - 1 mod 8: lane d - 1 (d = 0, zero, is selected below)
             offset_d, width, low = (
-                _lookup(builder, rows[r], index) for r in (OFFSET_ROW, WIDTH_ROW, LOW_ROW)
+                _lookup(builder, rows[r], exponent) for r in (OFFSET_ROW, WIDTH_ROW, LOW_ROW)
             )
             value = builder.fadd(builder.fmul(builder.fsub(builder.sitofp(c, _VF), offset_d), width), low)
             value = builder.select(builder.icmp_signed("==", c, zero), const(0.0, _VF), value)
@@ -199,8 +200,7 @@ def encode_vectors(typingctx, values, factor, multiply, consts, codes, signed, c
             )
             reaches = builder.fcmp_ordered(">=", y, _lookup(builder, rows[CUT_ROW], first))
             decade = builder.sub(first, builder.sext(reaches, _VI))
-            index = builder.sub(decade, const(1, _VI))
-            index = builder.select(builder.icmp_signed("<", index, zero), zero, index)
+            index = builder.add(decade, const(LANES - 1, _VI))  # low 3 bits: d - 1 mod 8 (d = 0: below)
             start, inv_width, top = (
                 _lookup(builder, rows[r], index) for r in (START_ROW, INV_WIDTH_ROW, TOP_ROW)
             )
