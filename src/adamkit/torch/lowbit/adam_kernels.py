@@ -36,6 +36,7 @@ from ..kernels.jit import block_kernel, decayed, element, memory_at, parallel_ke
 from . import avx2, simd
 from .dynamic_map import SIGNED, UNSIGNED, DynamicMap
 from .jit import (
+    add32,
     bf16_load,
     bf16_store_stochastic,
     decode_block,
@@ -243,25 +244,30 @@ def adam16_unit(u, addresses, sizes, starts, scalars, seeds):
     exp_avg = memory_at(a[2], lo, hi, _U16)
     exp_avg_sq = memory_at(a[3], lo, hi, _U16)
     max_exp_avg_sq = memory_at(a[4], lo, hi if amsgrad else lo, _U16)
+    # The rounding's element index ``lo + i`` is counted in 32 bits (it is used mod 2**32), so
+    # that its vector is 8 lanes wide, not two vectors of 4 64-bit lanes narrowed each step.
+    index = add32(lo, 0)
     # Two loops, not one with a branch inside: LLVM vectorises each but not the branching one.
     if amsgrad:
         for i in range(hi - lo):
             g, p = decayed(grad[i], param[i], sign, l2, weight_decay, decay)
             m_old, v_old = bf16_load(exp_avg[i]), bf16_load(exp_avg_sq[i])
             m, v = moments(g, m_old, v_old, one_minus_beta1, beta2, one_minus_beta2)
-            exp_avg[i] = bf16_store_stochastic(m, lo + i, m_seed)
-            exp_avg_sq[i] = bf16_store_stochastic(v, lo + i, v_seed)
+            exp_avg[i] = bf16_store_stochastic(m, index, m_seed)
+            exp_avg_sq[i] = bf16_store_stochastic(v, index, v_seed)
             v = running_max(bf16_load(max_exp_avg_sq[i]), v)
-            max_exp_avg_sq[i] = bf16_store_stochastic(v, lo + i, x_seed)
+            max_exp_avg_sq[i] = bf16_store_stochastic(v, index, x_seed)
             param[i] = adam_step(p, m, v, step_size, inverse, eps)
+            index = add32(index, 1)
     else:
         for i in range(hi - lo):
             g, p = decayed(grad[i], param[i], sign, l2, weight_decay, decay)
             m_old, v_old = bf16_load(exp_avg[i]), bf16_load(exp_avg_sq[i])
             m, v = moments(g, m_old, v_old, one_minus_beta1, beta2, one_minus_beta2)
-            exp_avg[i] = bf16_store_stochastic(m, lo + i, m_seed)
-            exp_avg_sq[i] = bf16_store_stochastic(v, lo + i, v_seed)
+            exp_avg[i] = bf16_store_stochastic(m, index, m_seed)
+            exp_avg_sq[i] = bf16_store_stochastic(v, index, v_seed)
             param[i] = adam_step(p, m, v, step_size, inverse, eps)
+            index = add32(index, 1)
 
 
 @parallel_kernel
