@@ -15,11 +15,10 @@ once per step on the host. 20 bytes per float32 parameter move.
 from __future__ import annotations
 
 import numpy as np
-from numba import prange
 
 from ...rules.spec import Hyper, State
 from .contract import FusedKernel, decay_scalars, no_options
-from .jit import block_kernel, decayed, locate, memory_at, parallel_kernel
+from .jit import block_kernel, decayed, locate, memory_at, table
 
 
 @block_kernel
@@ -50,16 +49,10 @@ def adagrad_work(b, addresses, sizes, starts, scalars, block):
     )
 
 
-@parallel_kernel
-def adagrad_parallel(addresses, sizes, starts, scalars, block):
-    for b in prange(starts[-1]):
-        adagrad_work(b, addresses, sizes, starts, scalars, block)
-
-
-@block_kernel
-def adagrad_serial(addresses, sizes, starts, scalars, block):
-    for b in range(starts[-1]):
-        adagrad_work(b, addresses, sizes, starts, scalars, block)
+def adagrad_entry(b, addresses, tensors, width, sizes, starts, scalars, count, block, sums, sum_count):
+    """The C entry point of :func:`adagrad_work` (:func:`.jit.entry_signature`)."""
+    a, z, s, c = table(addresses, tensors, width, sizes, starts, scalars, count)
+    adagrad_work(b, a, z, s, c, block)
 
 
 def arrays(state: State, param, hp: Hyper) -> tuple:
@@ -78,6 +71,4 @@ def scalars(hp: Hyper, state: State) -> tuple[tuple, State]:
     return args, {"step": step}
 
 
-ADAGRAD_KERNEL = FusedKernel(
-    "adagrad", adagrad_serial, adagrad_parallel, arrays, scalars, no_options("eps_in_sqrt")
-)
+ADAGRAD_KERNEL = FusedKernel("adagrad", adagrad_entry, arrays, scalars, no_options("eps_in_sqrt"))

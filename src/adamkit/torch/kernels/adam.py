@@ -20,12 +20,11 @@ and :math:`c_2 = 1`: dividing by one is exact). 28 bytes per float32 parameter m
 from __future__ import annotations
 
 import numpy as np
-from numba import prange
 
 from ...rules.adam import step_scalars
 from ...rules.spec import Hyper, State
 from .contract import FusedKernel, decay_scalars
-from .jit import block_kernel, decayed, locate, memory_at, parallel_kernel
+from .jit import block_kernel, decayed, locate, memory_at, table
 
 
 @block_kernel
@@ -87,16 +86,10 @@ def adam_work(b, addresses, sizes, starts, scalars, block):
     )
 
 
-@parallel_kernel
-def adam_parallel(addresses, sizes, starts, scalars, block):
-    for b in prange(starts[-1]):
-        adam_work(b, addresses, sizes, starts, scalars, block)
-
-
-@block_kernel
-def adam_serial(addresses, sizes, starts, scalars, block):
-    for b in range(starts[-1]):
-        adam_work(b, addresses, sizes, starts, scalars, block)
+def adam_entry(b, addresses, tensors, width, sizes, starts, scalars, count, block, sums, sum_count):
+    """The C entry point of :func:`adam_work` (:func:`.jit.entry_signature`)."""
+    a, z, s, c = table(addresses, tensors, width, sizes, starts, scalars, count)
+    adam_work(b, a, z, s, c, block)
 
 
 def arrays(state: State, param, hp: Hyper) -> tuple:
@@ -122,4 +115,4 @@ def scalars(hp: Hyper, state: State) -> tuple[tuple, State]:
     return args, {"step": step}
 
 
-ADAM_KERNEL = FusedKernel("adam", adam_serial, adam_parallel, arrays, scalars)
+ADAM_KERNEL = FusedKernel("adam", adam_entry, arrays, scalars)

@@ -14,11 +14,9 @@ The maximum propagates NaN as ``torch.maximum``. 28 bytes per float32 parameter 
 
 from __future__ import annotations
 
-from numba import prange
-
 from ...rules.spec import Hyper, State
 from .contract import FusedKernel, decay_scalars, no_options
-from .jit import block_kernel, decayed, locate, memory_at, parallel_kernel
+from .jit import block_kernel, decayed, locate, memory_at, table
 
 
 @block_kernel
@@ -57,16 +55,10 @@ def adamax_work(b, addresses, sizes, starts, scalars, block):
     )
 
 
-@parallel_kernel
-def adamax_parallel(addresses, sizes, starts, scalars, block):
-    for b in prange(starts[-1]):
-        adamax_work(b, addresses, sizes, starts, scalars, block)
-
-
-@block_kernel
-def adamax_serial(addresses, sizes, starts, scalars, block):
-    for b in range(starts[-1]):
-        adamax_work(b, addresses, sizes, starts, scalars, block)
+def adamax_entry(b, addresses, tensors, width, sizes, starts, scalars, count, block, sums, sum_count):
+    """The C entry point of :func:`adamax_work` (:func:`.jit.entry_signature`)."""
+    a, z, s, c = table(addresses, tensors, width, sizes, starts, scalars, count)
+    adamax_work(b, a, z, s, c, block)
 
 
 def arrays(state: State, param, hp: Hyper) -> tuple:
@@ -87,6 +79,4 @@ def scalars(hp: Hyper, state: State) -> tuple[tuple, State]:
     return args, {"step": step}
 
 
-ADAMAX_KERNEL = FusedKernel(
-    "adamax", adamax_serial, adamax_parallel, arrays, scalars, no_options("eps_after_max")
-)
+ADAMAX_KERNEL = FusedKernel("adamax", adamax_entry, arrays, scalars, no_options("eps_after_max"))

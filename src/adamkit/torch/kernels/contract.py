@@ -1,4 +1,4 @@
-"""What a fused kernel family tells the engine: its state arrays, its scalars, its two launchers.
+"""What a fused kernel family tells the engine: its state arrays, its scalars, its entry point.
 
 The engine (:mod:`adamkit.torch.fused`) does the rest, the same for every algorithm:
 it checks that each parameter can run on a kernel, creates fresh state with the rule's
@@ -7,7 +7,7 @@ it checks that each parameter can run on a kernel, creates fresh state with the 
 
 .. code-block:: python
 
-    kernel.parallel(addresses, sizes, starts, scalars, block)   # or kernel.serial(...)
+    launch(kernel, addresses, sizes, scalars)   # kernel.entry for each block, on every core
 
 where row ``t`` of ``addresses`` is param, grad, then :meth:`FusedKernel.arrays`
 (0 for ``None``), and row ``t`` of ``scalars`` is :meth:`FusedKernel.scalars`'s
@@ -47,8 +47,9 @@ class FusedKernel:
 
     Attributes:
       name: the family (``"adam"``), for messages.
-      serial: ``serial(addresses, sizes, starts, scalars, block)``: the table, on the calling thread.
-      parallel: the same, its blocks spread over the cores.
+      entry: the family's entry point for one block of the table, a Python function that
+        :func:`.jit.entry_point` compiles as a C function (:func:`.jit.entry_signature`) per
+        parameter dtype; the launchers of :mod:`.jit` call it for every block.
       arrays: ``arrays(state, param, hp) -> tuple[Tensor | None, ...]``: the state
         tensors the kernel updates in place, in its argument order; ``None`` for an
         array the flags leave unused. Creates state the rule creates lazily (SGD's
@@ -63,7 +64,7 @@ class FusedKernel:
         scalars as Python floats, arrays only as ``True`` (or ``None``). Called once
         per distinct state in a step: tensors with equal state share the result.
       reductions: how many float64 sums per tensor the kernel returns (0: none). With
-        ``r > 0`` the launchers take a last argument ``sums`` of shape ``(blocks, r)``
+        ``r > 0`` the entry point gets ``sums``, an array of shape ``(blocks, r)``
         into which block ``b`` writes its own partial sums (zeros where it has none).
       finish: ``finish(hp, state, totals) -> new_state``, for kernels with reductions:
         called after the kernel ran, with ``state`` as :attr:`scalars` saw it updated by
@@ -74,8 +75,7 @@ class FusedKernel:
     """
 
     name: str
-    serial: Callable[..., None]
-    parallel: Callable[..., None]
+    entry: Callable[..., None]
     arrays: Callable[[State, torch.Tensor, Hyper], tuple[torch.Tensor | None, ...]]
     scalars: Callable[[Hyper, State], tuple[tuple[Any, ...], State]]
     supports: Callable[[Hyper], bool] = field(default=lambda hp: True)

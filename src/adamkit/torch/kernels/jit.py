@@ -25,6 +25,16 @@ takes one more argument, ``sums[b, j]`` (float64), where block ``b`` writes its 
 sums; :func:`launch` adds them up per tensor. One row per block keeps the parallel loop
 free of shared writes and the result the same on any number of threads.
 
+Entry points and launchers: a family's code for one block is an *entry point*, a C
+function of one signature for every family (:func:`entry_signature`: the block index and
+the table by address), compiled per parameter dtype on first use (:func:`entry_point`).
+Two launchers, compiled once for all families, call it through its address for every
+block: :func:`run_parallel` over numba's threads, :func:`run_serial` on the calling thread
+for small groups, where waking the other cores costs more than it saves. (With a pair of
+launchers per family, each compiled with the family's loop inside it, numba spent about
+3 s more on a family's first step: the parallel pipeline and a second optimisation of the
+loop.)
+
 Threads: as many as torch uses (``torch.get_num_threads()``, at most numba's pool), so
 ``torch.set_num_threads(1)`` keeps the optimizer on one core too.
 
@@ -42,7 +52,8 @@ from __future__ import annotations
 import numba
 import numpy as np
 import torch
-from numba import carray, njit, types
+from llvmlite import ir
+from numba import carray, cfunc, njit, prange, types
 from numba.extending import intrinsic
 
 BLOCK = 16384
@@ -120,6 +131,101 @@ def runs(kernel) -> bool:
     return True
 
 
+def entry_signature(dtype: np.dtype) -> types.Signature:
+    """The C signature of a family's entry point for parameters of ``dtype``.
+
+    ``entry(b, addresses, tensors, width, sizes, starts, scalars, count, block, sums, sum_count)``:
+    block ``b`` of the table whose arrays start at the given addresses (``addresses`` is
+    ``tensors x width``, ``scalars`` ``tensors x count``, ``sums`` ``blocks x sum_count``, 0
+    without reductions).
+    """
+    pointer = types.CPointer
+    return types.void(
+        types.int64,
+        pointer(types.int64),
+        types.int64,
+        types.int64,
+        pointer(types.int64),
+        pointer(types.int64),
+        pointer(numba.from_dtype(np.dtype(dtype))),
+        types.int64,
+        types.int64,
+        pointer(types.float64),
+        types.int64,
+    )
+
+
+@block_kernel
+def table(addresses, tensors, width, sizes, starts, scalars, count):
+    """An entry point's table as arrays: ``(addresses, sizes, starts, scalars)``."""
+    return (
+        carray(addresses, (tensors, width)),
+        carray(sizes, tensors),
+        carray(starts, tensors + 1),
+        carray(scalars, (tensors, count)),
+    )
+
+
+_ENTRIES: dict = {}
+
+
+def entry_point(function, dtype: np.dtype) -> int:
+    """The address of ``function`` (a family's entry, :func:`entry_signature`) compiled for ``dtype``.
+
+    Compiled on first use (and cached on disk), as a C function that the launchers call
+    through its address: a family's first step compiles only its own loop.
+    """
+    key = (function, np.dtype(dtype))
+    if key not in _ENTRIES:
+        _ENTRIES[key] = cfunc(entry_signature(dtype), cache=True, error_model="numpy")(function)
+    return _ENTRIES[key].address
+
+
+@intrinsic
+def _call_entry(
+    typingctx, function, b, addresses, tensors, width, sizes, starts, scalars, count, block, sums, sum_count
+):
+    """Call the entry point at address ``function`` (:func:`entry_signature`; every argument an integer:
+    its pointers are passed as the 64-bit addresses they are)."""
+    arguments = (b, addresses, tensors, width, sizes, starts, scalars, count, block, sums, sum_count)
+    if not all(isinstance(a, types.Integer) for a in (function, *arguments)):
+        return None
+    signature = types.void(function, *arguments)
+
+    def codegen(context, builder, sig, args):
+        i64 = context.get_value_type(types.int64)
+        values = [
+            context.cast(builder, v, t, types.int64) for v, t in zip(args[1:], sig.args[1:], strict=True)
+        ]
+        kind = ir.FunctionType(ir.VoidType(), [i64] * len(values))
+        builder.call(builder.inttoptr(args[0], kind.as_pointer()), values)
+        return context.get_dummy_value()
+
+    return signature, codegen
+
+
+@parallel_kernel
+def run_parallel(
+    function, blocks, addresses, tensors, width, sizes, starts, scalars, count, block, sums, sum_count
+):
+    """Every block of the table through the entry point ``function``, spread over numba's threads."""
+    for b in prange(blocks):
+        _call_entry(
+            function, b, addresses, tensors, width, sizes, starts, scalars, count, block, sums, sum_count
+        )
+
+
+@block_kernel
+def run_serial(
+    function, blocks, addresses, tensors, width, sizes, starts, scalars, count, block, sums, sum_count
+):
+    """Every block of the table through the entry point ``function``, on the calling thread."""
+    for b in range(blocks):
+        _call_entry(
+            function, b, addresses, tensors, width, sizes, starts, scalars, count, block, sums, sum_count
+        )
+
+
 def launch(
     kernel, addresses: np.ndarray, sizes: np.ndarray, scalars: np.ndarray, device: torch.device | None = None
 ) -> np.ndarray | None:
@@ -130,18 +236,34 @@ def launch(
     Returns the per-tensor sums, shape ``(tensors, kernel.reductions)``, for a kernel with
     reductions; ``None`` otherwise.
     """
+    addresses = np.ascontiguousarray(addresses, np.int64)
+    sizes = np.ascontiguousarray(sizes, np.int64)
+    scalars = np.ascontiguousarray(scalars)
     starts = block_starts(sizes)
     sums = np.zeros((starts[-1], kernel.reductions)) if kernel.reductions else None
-    extra = () if sums is None else (sums,)
+    arguments = (
+        entry_point(kernel.entry, scalars.dtype),
+        int(starts[-1]),
+        addresses.ctypes.data,
+        addresses.shape[0],
+        addresses.shape[1],
+        sizes.ctypes.data,
+        starts.ctypes.data,
+        scalars.ctypes.data,
+        scalars.shape[1],
+        BLOCK,
+        0 if sums is None else sums.ctypes.data,
+        kernel.reductions,
+    )
     threads = min(torch.get_num_threads(), numba.config.NUMBA_NUM_THREADS)
     if threads <= 1 or sizes.sum() < PARALLEL_MIN:
-        kernel.serial(addresses, sizes, starts, scalars, BLOCK, *extra)
+        run_serial(*arguments)
     else:
         previous = numba.get_num_threads()
         if previous != threads:
             numba.set_num_threads(threads)
         try:
-            kernel.parallel(addresses, sizes, starts, scalars, BLOCK, *extra)
+            run_parallel(*arguments)
         finally:
             if previous != threads:
                 numba.set_num_threads(previous)

@@ -20,12 +20,11 @@ with :math:`c_g = \eta(1-\mu_t)/(1-\prod_{i\le t}\mu_i)` and
 from __future__ import annotations
 
 import numpy as np
-from numba import prange
 
 from ...rules.nadam import momentum_at
 from ...rules.spec import Hyper, State
 from .contract import FusedKernel, decay_scalars
-from .jit import block_kernel, decayed, locate, memory_at, parallel_kernel
+from .jit import block_kernel, decayed, locate, memory_at, table
 
 
 @block_kernel
@@ -81,16 +80,10 @@ def nadam_work(b, addresses, sizes, starts, scalars, block):
     )
 
 
-@parallel_kernel
-def nadam_parallel(addresses, sizes, starts, scalars, block):
-    for b in prange(starts[-1]):
-        nadam_work(b, addresses, sizes, starts, scalars, block)
-
-
-@block_kernel
-def nadam_serial(addresses, sizes, starts, scalars, block):
-    for b in range(starts[-1]):
-        nadam_work(b, addresses, sizes, starts, scalars, block)
+def nadam_entry(b, addresses, tensors, width, sizes, starts, scalars, count, block, sums, sum_count):
+    """The C entry point of :func:`nadam_work` (:func:`.jit.entry_signature`)."""
+    a, z, s, c = table(addresses, tensors, width, sizes, starts, scalars, count)
+    nadam_work(b, a, z, s, c, block)
 
 
 def arrays(state: State, param, hp: Hyper) -> tuple:
@@ -117,4 +110,4 @@ def scalars(hp: Hyper, state: State) -> tuple[tuple, State]:
     return args, {"step": step, "mu_product": mu_product}
 
 
-NADAM_KERNEL = FusedKernel("nadam", nadam_serial, nadam_parallel, arrays, scalars)
+NADAM_KERNEL = FusedKernel("nadam", nadam_entry, arrays, scalars)

@@ -22,12 +22,11 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import prange
 
 from ...rules.radam import RHO_THRESHOLD, rectification, sma_lengths
 from ...rules.spec import Hyper, State
 from .contract import FusedKernel, decay_scalars
-from .jit import block_kernel, decayed, locate, memory_at, parallel_kernel
+from .jit import block_kernel, decayed, locate, memory_at, table
 
 
 @block_kernel
@@ -92,16 +91,10 @@ def radam_work(b, addresses, sizes, starts, scalars, block):
     )
 
 
-@parallel_kernel
-def radam_parallel(addresses, sizes, starts, scalars, block):
-    for b in prange(starts[-1]):
-        radam_work(b, addresses, sizes, starts, scalars, block)
-
-
-@block_kernel
-def radam_serial(addresses, sizes, starts, scalars, block):
-    for b in range(starts[-1]):
-        radam_work(b, addresses, sizes, starts, scalars, block)
+def radam_entry(b, addresses, tensors, width, sizes, starts, scalars, count, block, sums, sum_count):
+    """The C entry point of :func:`radam_work` (:func:`.jit.entry_signature`)."""
+    a, z, s, c = table(addresses, tensors, width, sizes, starts, scalars, count)
+    radam_work(b, a, z, s, c, block)
 
 
 def arrays(state: State, param, hp: Hyper) -> tuple:
@@ -130,4 +123,4 @@ def scalars(hp: Hyper, state: State) -> tuple[tuple, State]:
     return args, {"step": step}
 
 
-RADAM_KERNEL = FusedKernel("radam", radam_serial, radam_parallel, arrays, scalars)
+RADAM_KERNEL = FusedKernel("radam", radam_entry, arrays, scalars)

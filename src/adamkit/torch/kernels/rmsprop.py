@@ -15,11 +15,10 @@ Per element, in the rule's order and in the parameter's dtype:
 from __future__ import annotations
 
 import numpy as np
-from numba import prange
 
 from ...rules.spec import Hyper, State
 from .contract import FusedKernel, decay_scalars, no_options
-from .jit import block_kernel, decayed, locate, memory_at, parallel_kernel
+from .jit import block_kernel, decayed, locate, memory_at, table
 
 
 @block_kernel
@@ -85,16 +84,10 @@ def rmsprop_work(b, addresses, sizes, starts, scalars, block):
     )
 
 
-@parallel_kernel
-def rmsprop_parallel(addresses, sizes, starts, scalars, block):
-    for b in prange(starts[-1]):
-        rmsprop_work(b, addresses, sizes, starts, scalars, block)
-
-
-@block_kernel
-def rmsprop_serial(addresses, sizes, starts, scalars, block):
-    for b in range(starts[-1]):
-        rmsprop_work(b, addresses, sizes, starts, scalars, block)
+def rmsprop_entry(b, addresses, tensors, width, sizes, starts, scalars, count, block, sums, sum_count):
+    """The C entry point of :func:`rmsprop_work` (:func:`.jit.entry_signature`)."""
+    a, z, s, c = table(addresses, tensors, width, sizes, starts, scalars, count)
+    rmsprop_work(b, a, z, s, c, block)
 
 
 def arrays(state: State, param, hp: Hyper) -> tuple:
@@ -121,8 +114,7 @@ def scalars(hp: Hyper, state: State) -> tuple[tuple, State]:
 
 RMSPROP_KERNEL = FusedKernel(
     "rmsprop",
-    rmsprop_serial,
-    rmsprop_parallel,
+    rmsprop_entry,
     arrays,
     scalars,
     no_options("eps_in_sqrt", "lr_in_momentum"),

@@ -15,11 +15,10 @@ Without momentum 12 bytes per float32 parameter move (read p, g; write p), with 
 from __future__ import annotations
 
 import torch
-from numba import prange
 
 from ...rules.spec import Hyper, State
 from .contract import FusedKernel, decay_scalars, no_options
-from .jit import block_kernel, decayed, locate, memory_at, parallel_kernel
+from .jit import block_kernel, decayed, locate, memory_at, table
 
 
 @block_kernel
@@ -74,16 +73,10 @@ def sgd_work(b, addresses, sizes, starts, scalars, block):
     )
 
 
-@parallel_kernel
-def sgd_parallel(addresses, sizes, starts, scalars, block):
-    for b in prange(starts[-1]):
-        sgd_work(b, addresses, sizes, starts, scalars, block)
-
-
-@block_kernel
-def sgd_serial(addresses, sizes, starts, scalars, block):
-    for b in range(starts[-1]):
-        sgd_work(b, addresses, sizes, starts, scalars, block)
+def sgd_entry(b, addresses, tensors, width, sizes, starts, scalars, count, block, sums, sum_count):
+    """The C entry point of :func:`sgd_work` (:func:`.jit.entry_signature`)."""
+    a, z, s, c = table(addresses, tensors, width, sizes, starts, scalars, count)
+    sgd_work(b, a, z, s, c, block)
 
 
 def arrays(state: State, param, hp: Hyper) -> tuple:
@@ -109,4 +102,4 @@ def scalars(hp: Hyper, state: State) -> tuple[tuple, State]:
     return args, {}
 
 
-SGD_KERNEL = FusedKernel("sgd", sgd_serial, sgd_parallel, arrays, scalars, no_options("lr_in_momentum"))
+SGD_KERNEL = FusedKernel("sgd", sgd_entry, arrays, scalars, no_options("lr_in_momentum"))

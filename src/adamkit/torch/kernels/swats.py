@@ -36,13 +36,13 @@ cache does not track: see :mod:`.jit` before testing an edit of those files.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, prange
+from numba import carray, njit
 
 from ...rules.spec import Hyper, State
 from ...rules.swats import after_adam_step, phase_hyper, sgd_hyper
 from . import adam, sgd
 from .contract import FusedKernel, PhasedKernels
-from .jit import block_kernel, decayed, locate, memory_at, parallel_kernel
+from .jit import block_kernel, decayed, locate, memory_at, table
 
 #: For the sums only: ``reassoc`` lets LLVM split each float64 sum into vector lanes (without
 #: it a floating-point reduction cannot vectorise). The parameter update runs in Adam's own
@@ -81,16 +81,10 @@ def swats_adam_work(b, addresses, sizes, starts, scalars, block, sums):
     sums[b, 1] = step_dot_grad
 
 
-@parallel_kernel
-def swats_adam_parallel(addresses, sizes, starts, scalars, block, sums):
-    for b in prange(starts[-1]):
-        swats_adam_work(b, addresses, sizes, starts, scalars, block, sums)
-
-
-@block_kernel
-def swats_adam_serial(addresses, sizes, starts, scalars, block, sums):
-    for b in range(starts[-1]):
-        swats_adam_work(b, addresses, sizes, starts, scalars, block, sums)
+def swats_adam_entry(b, addresses, tensors, width, sizes, starts, scalars, count, block, sums, sum_count):
+    """The C entry point of :func:`swats_adam_work` (:func:`.jit.entry_signature`)."""
+    a, z, s, c = table(addresses, tensors, width, sizes, starts, scalars, count)
+    swats_adam_work(b, a, z, s, c, block, carray(sums, (s[tensors], sum_count)))
 
 
 def with_gradient_options(phase_hp: dict, hp: Hyper) -> dict:
@@ -132,14 +126,13 @@ def sgd_scalars(hp: Hyper, state: State) -> tuple[tuple, State]:
 
 SWATS_ADAM_KERNEL = FusedKernel(
     "swats-adam",
-    swats_adam_serial,
-    swats_adam_parallel,
+    swats_adam_entry,
     adam_arrays,
     adam_scalars,
     reductions=2,
     finish=finish,
 )
-SWATS_SGD_KERNEL = FusedKernel("swats-sgd", sgd.sgd_serial, sgd.sgd_parallel, sgd_arrays, sgd_scalars)
+SWATS_SGD_KERNEL = FusedKernel("swats-sgd", sgd.sgd_entry, sgd_arrays, sgd_scalars)
 
 
 def phase(state: State) -> FusedKernel:
