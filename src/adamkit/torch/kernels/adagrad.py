@@ -49,7 +49,7 @@ def adagrad_work(b, addresses, sizes, starts, scalars, block):
     )
 
 
-def adagrad_entry(b, addresses, tensors, width, sizes, starts, scalars, count, block, sums, sum_count):
+def adagrad_entry(b, addresses, tensors, width, sizes, starts, scalars, count, block, extra, extra_count):
     """The C entry point of :func:`adagrad_work` (:func:`.jit.entry_signature`)."""
     a, z, s, c = table(addresses, tensors, width, sizes, starts, scalars, count)
     adagrad_work(b, a, z, s, c, block)

@@ -86,7 +86,7 @@ def adam_work(b, addresses, sizes, starts, scalars, block):
     )
 
 
-def adam_entry(b, addresses, tensors, width, sizes, starts, scalars, count, block, sums, sum_count):
+def adam_entry(b, addresses, tensors, width, sizes, starts, scalars, count, block, extra, extra_count):
     """The C entry point of :func:`adam_work` (:func:`.jit.entry_signature`)."""
     a, z, s, c = table(addresses, tensors, width, sizes, starts, scalars, count)
     adam_work(b, a, z, s, c, block)

@@ -55,7 +55,7 @@ def adamax_work(b, addresses, sizes, starts, scalars, block):
     )
 
 
-def adamax_entry(b, addresses, tensors, width, sizes, starts, scalars, count, block, sums, sum_count):
+def adamax_entry(b, addresses, tensors, width, sizes, starts, scalars, count, block, extra, extra_count):
     """The C entry point of :func:`adamax_work` (:func:`.jit.entry_signature`)."""
     a, z, s, c = table(addresses, tensors, width, sizes, starts, scalars, count)
     adamax_work(b, a, z, s, c, block)

@@ -134,10 +134,11 @@ def runs(kernel) -> bool:
 def entry_signature(dtype: np.dtype) -> types.Signature:
     """The C signature of a family's entry point for parameters of ``dtype``.
 
-    ``entry(b, addresses, tensors, width, sizes, starts, scalars, count, block, sums, sum_count)``:
+    ``entry(b, addresses, tensors, width, sizes, starts, scalars, count, block, extra, extra_count)``:
     block ``b`` of the table whose arrays start at the given addresses (``addresses`` is
-    ``tensors x width``, ``scalars`` ``tensors x count``, ``sums`` ``blocks x sum_count``, 0
-    without reductions).
+    ``tensors x width``, ``scalars`` ``tensors x count``), and the address of one more array
+    a family may need, ``extra`` (SWATS's ``sums``, ``blocks x extra_count`` float64; the
+    16-bit kernel's rounding seeds), 0 where it needs none.
     """
     pointer = types.CPointer
     return types.void(
@@ -150,7 +151,7 @@ def entry_signature(dtype: np.dtype) -> types.Signature:
         pointer(numba.from_dtype(np.dtype(dtype))),
         types.int64,
         types.int64,
-        pointer(types.float64),
+        types.int64,
         types.int64,
     )
 
@@ -183,11 +184,23 @@ def entry_point(function, dtype: np.dtype) -> int:
 
 @intrinsic
 def _call_entry(
-    typingctx, function, b, addresses, tensors, width, sizes, starts, scalars, count, block, sums, sum_count
+    typingctx,
+    function,
+    b,
+    addresses,
+    tensors,
+    width,
+    sizes,
+    starts,
+    scalars,
+    count,
+    block,
+    extra,
+    extra_count,
 ):
     """Call the entry point at address ``function`` (:func:`entry_signature`; every argument an integer:
     its pointers are passed as the 64-bit addresses they are)."""
-    arguments = (b, addresses, tensors, width, sizes, starts, scalars, count, block, sums, sum_count)
+    arguments = (b, addresses, tensors, width, sizes, starts, scalars, count, block, extra, extra_count)
     if not all(isinstance(a, types.Integer) for a in (function, *arguments)):
         return None
     signature = types.void(function, *arguments)
@@ -206,30 +219,74 @@ def _call_entry(
 
 @parallel_kernel
 def run_parallel(
-    function, blocks, addresses, tensors, width, sizes, starts, scalars, count, block, sums, sum_count
+    function, blocks, addresses, tensors, width, sizes, starts, scalars, count, block, extra, extra_count
 ):
     """Every block of the table through the entry point ``function``, spread over numba's threads."""
     for b in prange(blocks):
         _call_entry(
-            function, b, addresses, tensors, width, sizes, starts, scalars, count, block, sums, sum_count
+            function, b, addresses, tensors, width, sizes, starts, scalars, count, block, extra, extra_count
         )
 
 
 @block_kernel
 def run_serial(
-    function, blocks, addresses, tensors, width, sizes, starts, scalars, count, block, sums, sum_count
+    function, blocks, addresses, tensors, width, sizes, starts, scalars, count, block, extra, extra_count
 ):
     """Every block of the table through the entry point ``function``, on the calling thread."""
     for b in range(blocks):
         _call_entry(
-            function, b, addresses, tensors, width, sizes, starts, scalars, count, block, sums, sum_count
+            function, b, addresses, tensors, width, sizes, starts, scalars, count, block, extra, extra_count
         )
+
+
+def run(
+    entry: int,
+    starts: np.ndarray,
+    addresses: np.ndarray,
+    sizes: np.ndarray,
+    scalars: np.ndarray,
+    block: int,
+    extra: np.ndarray | None = None,
+) -> None:
+    """Call the entry point at address ``entry`` for every block of a table (``starts``: its
+    blocks' starts), on this thread or on as many threads as torch uses.
+
+    Small tables (under :data:`PARALLEL_MIN` values) stay on the calling thread. numba's
+    thread count is set to torch's for the call and restored after, so that a parallel
+    kernel never changes the count torch reads from the shared OpenMP runtime.
+    """
+    arguments = (
+        entry,
+        int(starts[-1]),
+        addresses.ctypes.data,
+        addresses.shape[0],
+        addresses.shape[1],
+        sizes.ctypes.data,
+        starts.ctypes.data,
+        scalars.ctypes.data,
+        scalars.shape[1],
+        block,
+        0 if extra is None else extra.ctypes.data,
+        0 if extra is None else extra.shape[-1],
+    )
+    threads = min(torch.get_num_threads(), numba.config.NUMBA_NUM_THREADS)
+    if threads <= 1 or sizes.sum() < PARALLEL_MIN:
+        run_serial(*arguments)
+        return
+    previous = numba.get_num_threads()
+    if previous != threads:
+        numba.set_num_threads(threads)
+    try:
+        run_parallel(*arguments)
+    finally:
+        if previous != threads:
+            numba.set_num_threads(previous)
 
 
 def launch(
     kernel, addresses: np.ndarray, sizes: np.ndarray, scalars: np.ndarray, device: torch.device | None = None
 ) -> np.ndarray | None:
-    """Run ``kernel`` over the table: on this thread, or on as many threads as torch uses.
+    """Run ``kernel`` over the table (:func:`run`).
 
     ``device`` is the CPU (launchers of other devices need theirs).
 
@@ -241,30 +298,5 @@ def launch(
     scalars = np.ascontiguousarray(scalars)
     starts = block_starts(sizes)
     sums = np.zeros((starts[-1], kernel.reductions)) if kernel.reductions else None
-    arguments = (
-        entry_point(kernel.entry, scalars.dtype),
-        int(starts[-1]),
-        addresses.ctypes.data,
-        addresses.shape[0],
-        addresses.shape[1],
-        sizes.ctypes.data,
-        starts.ctypes.data,
-        scalars.ctypes.data,
-        scalars.shape[1],
-        BLOCK,
-        0 if sums is None else sums.ctypes.data,
-        kernel.reductions,
-    )
-    threads = min(torch.get_num_threads(), numba.config.NUMBA_NUM_THREADS)
-    if threads <= 1 or sizes.sum() < PARALLEL_MIN:
-        run_serial(*arguments)
-    else:
-        previous = numba.get_num_threads()
-        if previous != threads:
-            numba.set_num_threads(threads)
-        try:
-            run_parallel(*arguments)
-        finally:
-            if previous != threads:
-                numba.set_num_threads(previous)
+    run(entry_point(kernel.entry, scalars.dtype), starts, addresses, sizes, scalars, BLOCK, sums)
     return None if sums is None else tensor_totals(sums, starts)

@@ -80,7 +80,7 @@ def nadam_work(b, addresses, sizes, starts, scalars, block):
     )
 
 
-def nadam_entry(b, addresses, tensors, width, sizes, starts, scalars, count, block, sums, sum_count):
+def nadam_entry(b, addresses, tensors, width, sizes, starts, scalars, count, block, extra, extra_count):
     """The C entry point of :func:`nadam_work` (:func:`.jit.entry_signature`)."""
     a, z, s, c = table(addresses, tensors, width, sizes, starts, scalars, count)
     nadam_work(b, a, z, s, c, block)

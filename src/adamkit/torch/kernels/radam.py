@@ -91,7 +91,7 @@ def radam_work(b, addresses, sizes, starts, scalars, block):
     )
 
 
-def radam_entry(b, addresses, tensors, width, sizes, starts, scalars, count, block, sums, sum_count):
+def radam_entry(b, addresses, tensors, width, sizes, starts, scalars, count, block, extra, extra_count):
     """The C entry point of :func:`radam_work` (:func:`.jit.entry_signature`)."""
     a, z, s, c = table(addresses, tensors, width, sizes, starts, scalars, count)
     radam_work(b, a, z, s, c, block)

@@ -84,7 +84,7 @@ def rmsprop_work(b, addresses, sizes, starts, scalars, block):
     )
 
 
-def rmsprop_entry(b, addresses, tensors, width, sizes, starts, scalars, count, block, sums, sum_count):
+def rmsprop_entry(b, addresses, tensors, width, sizes, starts, scalars, count, block, extra, extra_count):
     """The C entry point of :func:`rmsprop_work` (:func:`.jit.entry_signature`)."""
     a, z, s, c = table(addresses, tensors, width, sizes, starts, scalars, count)
     rmsprop_work(b, a, z, s, c, block)

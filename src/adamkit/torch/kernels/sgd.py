@@ -73,7 +73,7 @@ def sgd_work(b, addresses, sizes, starts, scalars, block):
     )
 
 
-def sgd_entry(b, addresses, tensors, width, sizes, starts, scalars, count, block, sums, sum_count):
+def sgd_entry(b, addresses, tensors, width, sizes, starts, scalars, count, block, extra, extra_count):
     """The C entry point of :func:`sgd_work` (:func:`.jit.entry_signature`)."""
     a, z, s, c = table(addresses, tensors, width, sizes, starts, scalars, count)
     sgd_work(b, a, z, s, c, block)

@@ -36,7 +36,7 @@ cache does not track: see :mod:`.jit` before testing an edit of those files.
 from __future__ import annotations
 
 import numpy as np
-from numba import carray, njit
+from numba import njit
 
 from ...rules.spec import Hyper, State
 from ...rules.swats import after_adam_step, phase_hyper, sgd_hyper
@@ -47,6 +47,7 @@ from .jit import block_kernel, decayed, locate, memory_at, table
 #: For the sums only: ``reassoc`` lets LLVM split each float64 sum into vector lanes (without
 #: it a floating-point reduction cannot vectorise). The parameter update runs in Adam's own
 #: function, compiled without fast-math, so it stays exactly the rule's.
+_F64 = np.zeros(1)  # the dtype of the sums, for :func:`.jit.memory_at`
 reduction_kernel = njit(cache=True, error_model="numpy", nogil=True, fastmath={"reassoc"})
 
 
@@ -81,10 +82,12 @@ def swats_adam_work(b, addresses, sizes, starts, scalars, block, sums):
     sums[b, 1] = step_dot_grad
 
 
-def swats_adam_entry(b, addresses, tensors, width, sizes, starts, scalars, count, block, sums, sum_count):
+def swats_adam_entry(b, addresses, tensors, width, sizes, starts, scalars, count, block, extra, extra_count):
     """The C entry point of :func:`swats_adam_work` (:func:`.jit.entry_signature`)."""
     a, z, s, c = table(addresses, tensors, width, sizes, starts, scalars, count)
-    swats_adam_work(b, a, z, s, c, block, carray(sums, (s[tensors], sum_count)))
+    blocks = s[tensors]
+    sums = memory_at(extra, 0, blocks * extra_count, _F64).reshape((blocks, extra_count))
+    swats_adam_work(b, a, z, s, c, block, sums)
 
 
 def with_gradient_options(phase_hp: dict, hp: Hyper) -> dict:

@@ -19,8 +19,9 @@ moments live differs:
   written once: about 16 bytes per parameter.
 
 Work layout: one parallel loop over *units* of up to 64 blocks (16,384 values) of every
-tensor of the group, as :mod:`adamkit.torch.kernels.jit` lays out the fp32 kernels; a
-unit never straddles two tensors, and its blocks start at multiples of 256 of their tensor.
+tensor of the group, as :mod:`adamkit.torch.kernels.jit` lays out the fp32 kernels (its
+launchers call :func:`adam8_entry` or :func:`adam16_entry` for each unit); a unit never
+straddles two tensors, and its blocks start at multiples of 256 of their tensor.
 Row ``t`` of ``addresses`` is, for 8 bits, ``param, grad, m codes, m absmax, v codes,
 v absmax, max-v codes, max-v absmax`` (0 for the last two without AMSGrad); for 16 bits
 ``param, grad, m, v, max v``, and row ``t`` of ``seeds`` their rounding seeds. Row ``t``
@@ -30,9 +31,8 @@ of ``scalars`` is :func:`adamkit.torch.kernels.adam.scalars`' arguments in float
 from __future__ import annotations
 
 import numpy as np
-from numba import prange
 
-from ..kernels.jit import block_kernel, decayed, element, memory_at, parallel_kernel
+from ..kernels.jit import block_kernel, decayed, element, memory_at, table
 from . import avx2, simd
 from .dynamic_map import SIGNED, UNSIGNED, DynamicMap
 from .jit import (
@@ -98,6 +98,7 @@ encode = _encode_avx512 if simd.AVAILABLE else _encode_avx2 if avx2.AVAILABLE el
 
 _U8 = np.zeros(1, np.uint8)
 _U16 = np.zeros(1, np.uint16)
+_U64 = np.zeros(1, np.uint64)
 
 
 def unit_starts(sizes: np.ndarray) -> np.ndarray:
@@ -215,16 +216,11 @@ def adam8_unit(u, addresses, sizes, starts, scalars, signed_map, unsigned_map):
         v_absmax[b] = encode(v, v_max, v_codes[j:k], False, unsigned_map)
 
 
-@parallel_kernel
-def adam8_parallel(addresses, sizes, starts, scalars, signed_map, unsigned_map):
-    for u in prange(starts[-1]):
-        adam8_unit(u, addresses, sizes, starts, scalars, signed_map, unsigned_map)
-
-
-@block_kernel
-def adam8_serial(addresses, sizes, starts, scalars, signed_map, unsigned_map):
-    for u in range(starts[-1]):
-        adam8_unit(u, addresses, sizes, starts, scalars, signed_map, unsigned_map)
+def adam8_entry(u, addresses, tensors, width, sizes, starts, scalars, count, block, extra, extra_count):
+    """The C entry point of :func:`adam8_unit` (:func:`adamkit.torch.kernels.jit.entry_signature`);
+    the maps are :data:`MAPS`, compiled in as constants."""
+    a, z, s, c = table(addresses, tensors, width, sizes, starts, scalars, count)
+    adam8_unit(u, a, z, s, c, MAPS[0], MAPS[1])
 
 
 @block_kernel
@@ -270,13 +266,9 @@ def adam16_unit(u, addresses, sizes, starts, scalars, seeds):
             index = add32(index, 1)
 
 
-@parallel_kernel
-def adam16_parallel(addresses, sizes, starts, scalars, seeds):
-    for u in prange(starts[-1]):
-        adam16_unit(u, addresses, sizes, starts, scalars, seeds)
-
-
-@block_kernel
-def adam16_serial(addresses, sizes, starts, scalars, seeds):
-    for u in range(starts[-1]):
-        adam16_unit(u, addresses, sizes, starts, scalars, seeds)
+def adam16_entry(u, addresses, tensors, width, sizes, starts, scalars, count, block, extra, extra_count):
+    """The C entry point of :func:`adam16_unit` (:func:`adamkit.torch.kernels.jit.entry_signature`);
+    ``extra`` is the address of the ``tensors x 3`` rounding seeds."""
+    a, z, s, c = table(addresses, tensors, width, sizes, starts, scalars, count)
+    seeds = memory_at(extra, 0, tensors * extra_count, _U64).reshape((tensors, extra_count))
+    adam16_unit(u, a, z, s, c, seeds)

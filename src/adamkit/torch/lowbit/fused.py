@@ -11,14 +11,13 @@ from __future__ import annotations
 
 from typing import Any
 
-import numba
 import numpy as np
 import torch
 
 from ...rules.spec import Rule, State
 from ..fused import bump_versions, plain
 from ..kernels.adam import scalars as adam_scalars
-from ..kernels.jit import PARALLEL_MIN
+from ..kernels.jit import entry_point, run
 from . import adam_kernels as kernels
 from .codecs import BLOCK, absmax_key, codes_key, rounding_seed
 from .engine import fresh_lowbit_state
@@ -107,34 +106,17 @@ class AdamLowBit:
 
 
 def launch(precision: int, addresses: list, sizes: list, scalars: list, seeds: list) -> None:
-    """One kernel call for a table of tensors: on this thread, or on as many threads as torch uses.
-
-    As the fp32 kernels (:func:`adamkit.torch.kernels.jit.launch`): numba's thread count
-    is set to torch's for the call and restored after, so that a parallel kernel never
-    changes the count torch reads from the shared OpenMP runtime.
-    """
+    """One kernel call for a table of tensors: its units of work on this thread, or on as many
+    threads as torch uses (:func:`adamkit.torch.kernels.jit.run`, as the fp32 kernels)."""
     size_array = np.array(sizes, np.int64)
     starts = kernels.unit_starts(size_array)
     table = np.array(addresses, np.int64)
     values = np.array(scalars, np.float64).astype(np.float32)  # as torch casts a Python float
     if precision == 8:
-        args = (table, size_array, starts, values, *kernels.MAPS)
-        serial, parallel = kernels.adam8_serial, kernels.adam8_parallel
+        entry, extra = kernels.adam8_entry, None
     else:
-        args = (table, size_array, starts, values, np.array(seeds, np.uint64))
-        serial, parallel = kernels.adam16_serial, kernels.adam16_parallel
-    threads = min(torch.get_num_threads(), numba.config.NUMBA_NUM_THREADS)
-    if threads <= 1 or size_array.sum() < PARALLEL_MIN:
-        serial(*args)
-        return
-    previous = numba.get_num_threads()
-    if previous != threads:
-        numba.set_num_threads(threads)
-    try:
-        parallel(*args)
-    finally:
-        if previous != threads:
-            numba.set_num_threads(previous)
+        entry, extra = kernels.adam16_entry, np.array(seeds, np.uint64)
+    run(entry_point(entry, np.float32), starts, table, size_array, values, kernels.UNIT, extra)
 
 
 ADAM_LOWBIT = AdamLowBit()
