@@ -169,25 +169,24 @@ def decode_vectors(typingctx, codes, consts, scale, out, signed, count):
 
 
 @intrinsic
-def encode_vectors(typingctx, values, factor, multiply, consts, codes, signed, count):
-    """``codes[i]``: the code nearest to ``values[i]`` normalised by ``factor`` (:func:`.jit.normalized`),
-    for the whole vectors of ``count``."""
-    signature = types.void(values, factor, multiply, consts, codes, signed, count)
+def encode_vectors(typingctx, values, factor, consts, codes, signed, count):
+    """``codes[i]``: the code nearest to ``values[i] * factor`` (``factor`` the inverse of the block's
+    scale, :func:`.jit.normalizer`), for the whole vectors of ``count``."""
+    signature = types.void(values, factor, consts, codes, signed, count)
 
     def codegen(context, builder, sig, args):
         block = _Block(context, builder, sig, args)
-        rows = block.rows(3)
+        rows = block.rows(2)
         octave = builder.fptosi(rows[OCTAVE_ROW], _VI)
         slope, intercept = (
             splat(builder, builder.extract_element(octave, ir.Constant(_I32, k)), _VI) for k in (0, 1)
         )
         factor = splat(builder, args[1], _VF)
-        sign_mask = builder.select(args[5], const(0x80, _VI), const(0, _VI))
+        sign_mask = builder.select(args[4], const(0x80, _VI), const(0, _VI))
         zero, fzero = const(0, _VI), const(0.0, _VF)
 
-        def codes_at(offset: ir.Value, multiply: bool) -> ir.Value:
-            x = builder.load(block.vector_at(0, offset, _F32), align=4)
-            q = builder.fmul(x, factor) if multiply else builder.fdiv(x, factor)
+        def codes_at(offset: ir.Value) -> ir.Value:
+            q = builder.fmul(builder.load(block.vector_at(0, offset, _F32), align=4), factor)
             bits = builder.bitcast(q, _VI)
             y = builder.bitcast(builder.and_(bits, const(0x7FFFFFFF, _VI)), _VF)
             # the decade: the number of cuts below y's octave (:func:`octave_formula`), plus one
@@ -216,34 +215,24 @@ def encode_vectors(typingctx, values, factor, multiply, consts, codes, signed, c
 
         # 32 values a step: four vectors of codes (0..255 in 32-bit lanes) packed to bytes by two
         # saturating packs, which interleave 4-value groups, and one permutation back into order
-        n = context.cast(builder, args[6], sig.args[6], types.intp)
+        n = context.cast(builder, args[5], sig.args[5], types.intp)
         intp = n.type
         wide = builder.sub(n, builder.srem(n, ir.Constant(intp, 4 * LANES)))
-
-        def loops(multiply: bool) -> None:  # a copy per normalisation: no division left in the other
-            with cgutils.for_range_slice(
-                builder, ir.Constant(intp, 0), wide, ir.Constant(intp, 4 * LANES)
-            ) as (offset, _):
-                a, b, c, d = (
-                    codes_at(builder.add(offset, ir.Constant(intp, LANES * k)), multiply) for k in range(4)
-                )
-                words = [call(builder, "llvm.x86.avx2.packusdw", _VW, pair) for pair in ((a, b), (c, d))]
-                packed = builder.bitcast(call(builder, "llvm.x86.avx2.packuswb", _VQ, words), _VI)
-                ordered = call(builder, "llvm.x86.avx2.permd", _VI, [packed, _PACK_ORDER])
-                target = builder.bitcast(block.vector_at(4, offset, _I8), ir.PointerType(_VI))
-                builder.store(ordered, target, align=1)
-            with cgutils.for_range_slice(builder, wide, block.whole_count(6), ir.Constant(intp, LANES)) as (
-                offset,
-                _,
-            ):
-                codes = builder.trunc(codes_at(offset, multiply), _VB)
-                builder.store(codes, block.vector_at(4, offset, _I8), align=1)
-
-        with builder.if_else(args[2]) as (by_inverse, by_division):
-            with by_inverse:
-                loops(True)
-            with by_division:
-                loops(False)
+        with cgutils.for_range_slice(builder, ir.Constant(intp, 0), wide, ir.Constant(intp, 4 * LANES)) as (
+            offset,
+            _,
+        ):
+            a, b, c, d = (codes_at(builder.add(offset, ir.Constant(intp, LANES * k))) for k in range(4))
+            words = [call(builder, "llvm.x86.avx2.packusdw", _VW, pair) for pair in ((a, b), (c, d))]
+            packed = builder.bitcast(call(builder, "llvm.x86.avx2.packuswb", _VQ, words), _VI)
+            ordered = call(builder, "llvm.x86.avx2.permd", _VI, [packed, _PACK_ORDER])
+            target = builder.bitcast(block.vector_at(3, offset, _I8), ir.PointerType(_VI))
+            builder.store(ordered, target, align=1)
+        with cgutils.for_range_slice(builder, wide, block.whole_count(5), ir.Constant(intp, LANES)) as (
+            offset,
+            _,
+        ):
+            builder.store(builder.trunc(codes_at(offset), _VB), block.vector_at(3, offset, _I8), align=1)
         return context.get_dummy_value()
 
     return signature, codegen
@@ -263,7 +252,9 @@ def encode_block_avx2(values, scale_bits, codes, signed, consts, portable):
     """:func:`.jit.encode_block` 8 values per step; ``consts``: :func:`tables`, ``portable``: ``rounding``."""
     scale = bits_float(scale_bits)
     factor, multiply = normalizer(scale)
-    encode_vectors(values, factor, multiply, consts, codes, signed, codes.size)
+    if not multiply:  # a subnormal scale, whose values divide: rare, the portable loop
+        return encode_block(values, scale_bits, codes, signed, portable)
+    encode_vectors(values, factor, consts, codes, signed, codes.size)
     whole = codes.size - codes.size % LANES
     if whole < codes.size:
         encode_block(values[whole:], scale_bits, codes[whole:], signed, portable)

@@ -43,17 +43,17 @@ def _lookup(builder: ir.IRBuilder, table: ir.Value, index: ir.Value) -> ir.Value
 
 
 @intrinsic
-def encode16(typingctx, values, offset, factor, multiply, consts, codes, sign_mask):
-    """Codes of ``values[offset:offset+16]`` normalised by ``factor`` (:func:`.jit.normalized`) into
-    ``codes[offset:offset+16]``.
+def encode16(typingctx, values, offset, factor, consts, codes, sign_mask):
+    """Codes of ``values[offset:offset+16] * factor`` (the inverse of the block's scale,
+    :func:`.jit.normalizer`) into ``codes[offset:offset+16]``.
 
     ``consts`` is :func:`.jit.rounding` of the map; ``sign_mask`` is 0x80 for the signed map, 0 else.
     """
-    signature = types.void(values, offset, factor, multiply, consts, codes, sign_mask)
+    signature = types.void(values, offset, factor, consts, codes, sign_mask)
 
     def codegen(context, builder, sig, args):
-        values_v, offset_v, factor_v, multiply_v, consts_v, codes_v, mask_v = args
-        values_t, _, _, _, consts_t, codes_t, mask_t = sig.args
+        values_v, offset_v, factor_v, consts_v, codes_v, mask_v = args
+        values_t, _, _, consts_t, codes_t, mask_t = sig.args
 
         def address(array_type, array, element):
             data = context.make_array(array_type)(context, builder, array).data
@@ -68,15 +68,7 @@ def encode16(typingctx, values, offset, factor, multiply, consts, codes, sign_ma
             return builder.load(builder.bitcast(pointer, ir.PointerType(_VF)), align=4)
 
         x = builder.load(address(values_t, values_v, _F32), align=4)
-        factor = splat(builder, factor_v, _VF)
-        with builder.if_else(multiply_v) as (by_inverse, by_division):
-            with by_inverse:
-                product, after_product = builder.fmul(x, factor), builder.block
-            with by_division:
-                quotient, after_quotient = builder.fdiv(x, factor), builder.block
-        q = builder.phi(_VF)
-        q.add_incoming(product, after_product)
-        q.add_incoming(quotient, after_quotient)
+        q = builder.fmul(x, splat(builder, factor_v, _VF))
         bits = builder.bitcast(q, _VI)
         magnitude = builder.and_(bits, const(0x7FFFFFFF, _VI))
         y = builder.bitcast(magnitude, _VF)
@@ -108,10 +100,12 @@ def encode_block_simd(values, scale_bits, codes, signed, consts):
     """:func:`.jit.encode_block` with 16 values per step (``consts``: :func:`.jit.rounding`)."""
     scale = bits_float(scale_bits)
     factor, multiply = normalizer(scale)
+    if not multiply:  # a subnormal scale, whose values divide: rare, the portable loop
+        return encode_block(values, scale_bits, codes, signed, consts)
     mask = np.int32(0x80) if signed else np.int32(0)
     whole = codes.size - codes.size % LANES
     for i in range(0, whole, LANES):
-        encode16(values, i, factor, multiply, consts, codes, mask)
+        encode16(values, i, factor, consts, codes, mask)
     if whole < codes.size:  # the last values of a tensor: the portable loop
         encode_block(values[whole:], scale_bits, codes[whole:], signed, consts)
     return scale
