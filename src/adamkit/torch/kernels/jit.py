@@ -251,6 +251,8 @@ def run(
     """Call the entry point at address ``entry`` for every block of a table (``starts``: its
     blocks' starts), on this thread or on as many threads as torch uses.
 
+    The arrays are passed by address, so they must be C-contiguous: ``addresses``,
+    ``sizes`` and ``starts`` int64, ``scalars`` of the dtype ``entry`` was compiled for.
     Small tables (under :data:`PARALLEL_MIN` values) stay on the calling thread. numba's
     thread count is set to torch's for the call and restored after, so that a parallel
     kernel never changes the count torch reads from the shared OpenMP runtime.

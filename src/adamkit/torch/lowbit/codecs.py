@@ -71,10 +71,9 @@ def quantize(x: torch.Tensor, signed: bool) -> tuple[torch.Tensor, torch.Tensor]
     cmap = dynamic_map(signed)
     blocks = _blocks(x)
     absmax = blocks.abs().amax(dim=1)
-    by_inverse = (absmax >= SMALLEST_NORMAL) | (absmax == 0)
-    factor = torch.where(absmax >= SMALLEST_NORMAL, 1 / absmax, torch.ones_like(absmax))[:, None]
-    divisor = torch.where(by_inverse, torch.ones_like(absmax), absmax)[:, None]
-    normalized = torch.where(by_inverse[:, None], blocks * factor, blocks / divisor)
+    multiply = ((absmax >= SMALLEST_NORMAL) | (absmax == 0))[:, None]
+    factor = torch.where(absmax == 0, torch.ones_like(absmax), 1 / absmax)[:, None]
+    normalized = torch.where(multiply, blocks * factor, blocks / absmax[:, None])
     y = normalized.abs()
     decade = torch.zeros(y.shape, dtype=torch.int64, device=y.device)  # index of the decade's constants
     for cut in cmap.cuts.tolist():  # the number of cuts y reaches (NaN reaches none)

@@ -23,6 +23,7 @@ from numba.extending import intrinsic
 
 from ..kernels.jit import block_kernel, element
 from .dynamic_map import CUTS, SMALLEST_NORMAL, DynamicMap
+from .vector_ir import call
 
 LANES = 16
 OCTAVE_BASE = 96  # the octave rows cover float32 exponents 96..127: y in [2**-31, 1]
@@ -161,12 +162,8 @@ def prefetch(typingctx, array, index):
         data = context.make_array(signature.args[0])(context, builder, args[0]).data
         address = builder.bitcast(builder.gep(data, [args[1]]), ir.PointerType(ir.IntType(8)))
         i32 = ir.IntType(32)
-        try:
-            fn = builder.module.get_global("llvm.prefetch.p0")
-        except KeyError:
-            kind = ir.FunctionType(ir.VoidType(), [address.type, i32, i32, i32])
-            fn = ir.Function(builder.module, kind, "llvm.prefetch.p0")
-        builder.call(fn, [address, i32(0), i32(3), i32(1)])  # read, keep in all levels, data
+        # read, keep in all levels, data
+        call(builder, "llvm.prefetch.p0", ir.VoidType(), [address, i32(0), i32(3), i32(1)])
         return context.get_dummy_value()
 
     return types.void(array, index), codegen
