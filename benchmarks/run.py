@@ -195,7 +195,7 @@ def verdicts(rows: list[dict], first: dict | None, stream_gbs: float) -> list[st
     if first:
         for label, limit in (("cold", 5.0), ("warm", 0.5)):
             seconds = first[label]["first_step_s"]
-            out.append(f"{mark(seconds <= limit)} first step, {label} numba cache: {seconds:.2f} s")
+            out.append(f"{mark(seconds <= limit)} first step, {label} kernel cache: {seconds:.2f} s")
     return out
 
 

@@ -2,12 +2,14 @@
 
 Settings:
 
-* ``cache=True``: machine code is written to disk on first use and loaded afterwards.
 * ``error_model="numpy"``: a division by zero gives inf/nan as in torch, no exception
   check in the loop (which would also block vectorisation).
 * no ``fastmath``: LLVM may not reassociate, contract to FMA, or assume away NaN, so
   every kernel computes exactly the operations of the rule, in its order and dtype.
 * ``nogil=True``: other Python threads (a data loader) run during the step.
+* no ``cache=True``: what runs is compiled and cached whole, as C functions
+  (:mod:`.machine_code`), keyed on every source file it is built from. (numba's cache
+  would also keep each helper's code, checked against its own file only.)
 
 Work layout: one call updates every tensor of a param group on one device with one dtype. The
 host passes a *table*: ``addresses[t, k]`` (the ``k``-th array of tensor ``t``: param,
@@ -16,9 +18,7 @@ grad, then the state in the family's order; 0 where a flag leaves an array unuse
 is the number of blocks), ``scalars[t, j]`` (the family's per-tensor scalars, in the
 parameter's dtype) and ``block``, the block size ``starts`` was counted in. Blocks are
 the units of work spread over the cores, so one parallel region covers a whole model,
-big and small tensors alike. (``block`` is an argument, not a constant compiled in:
-numba's cache tracks a kernel's own file only, so a compiled constant from this file
-could outlive an edit of it.)
+big and small tensors alike.
 
 A kernel with reductions (:attr:`.contract.FusedKernel.reductions`, SWATS's two sums)
 takes one more argument, ``sums[b, j]`` (float64), where block ``b`` writes its partial
@@ -28,23 +28,15 @@ free of shared writes and the result the same on any number of threads.
 Entry points and launchers: a family's code for one block is an *entry point*, a C
 function of one signature for every family (:func:`entry_signature`: the block index and
 the table by address), compiled per parameter dtype on first use (:func:`entry_point`).
-Two launchers, compiled once for all families, call it through its address for every
-block: :func:`run_parallel` over numba's threads, :func:`run_serial` on the calling thread
-for small groups, where waking the other cores costs more than it saves. (With a pair of
-launchers per family, each compiled with the family's loop inside it, numba spent about
-3 s more on a family's first step: the parallel pipeline and a second optimisation of the
-loop.)
+A launcher, compiled twice for all families, calls it through its address for every
+block: in parallel over numba's threads, or serially on the calling thread for small
+groups, where waking the other cores costs more than it saves (:func:`run`). (With a
+pair of launchers per family, each compiled with the family's loop inside it, numba
+spent about 3 s more on a family's first step: the parallel pipeline and a second
+optimisation of the loop.)
 
 Threads: as many as torch uses (``torch.get_num_threads()``, at most numba's pool), so
 ``torch.set_num_threads(1)`` keeps the optimizer on one core too.
-
-Cache: numba's on-disk cache (``cache=True``) checks only the source file of the function
-it compiled, not the files of the functions it calls. A kernel that calls this module's
-helpers (:func:`decayed`, :func:`memory_at`, :func:`locate`) or another family's block
-functions (SWATS calls Adam's and SGD's) keeps its old machine code when those change.
-After editing this file, or any file a kernel imports from, delete
-``src/adamkit/torch/kernels/__pycache__/*.nbi`` and ``*.nbc`` (and ``lowbit/__pycache__``'s,
-whose kernels call this module and the codecs of :mod:`adamkit.torch.lowbit`) before testing.
 """
 
 from __future__ import annotations
@@ -53,18 +45,19 @@ import numba
 import numpy as np
 import torch
 from llvmlite import ir
-from numba import carray, cfunc, njit, prange, types
+from numba import carray, njit, prange, types
 from numba.extending import intrinsic
+
+from .machine_code import c_function, compiled
 
 BLOCK = 16384
 
 #: Groups with fewer elements than this run on the calling thread: waking the other cores costs more.
 PARALLEL_MIN = 4 * BLOCK
 
-block_kernel = njit(cache=True, error_model="numpy", nogil=True)
-parallel_kernel = njit(cache=True, error_model="numpy", nogil=True, parallel=True)
+block_kernel = njit(error_model="numpy", nogil=True)
 #: element helpers, inlined into the loops that call them (so those loops still vectorise)
-element = njit(cache=True, error_model="numpy", nogil=True, inline="always")
+element = njit(error_model="numpy", nogil=True, inline="always")
 
 
 @element
@@ -167,19 +160,13 @@ def table(addresses, tensors, width, sizes, starts, scalars, count):
     )
 
 
-_ENTRIES: dict = {}
-
-
 def entry_point(function, dtype: np.dtype) -> int:
     """The address of ``function`` (a family's entry, :func:`entry_signature`) compiled for ``dtype``.
 
-    Compiled on first use (and cached on disk), as a C function that the launchers call
-    through its address: a family's first step compiles only its own loop.
+    Compiled on first use (and cached, :mod:`.machine_code`), as a C function that the
+    launchers call through its address: a family's first step compiles only its own loop.
     """
-    key = (function, np.dtype(dtype))
-    if key not in _ENTRIES:
-        _ENTRIES[key] = cfunc(entry_signature(dtype), cache=True, error_model="numpy")(function)
-    return _ENTRIES[key].address
+    return compiled(function, entry_signature(dtype))
 
 
 @intrinsic
@@ -217,26 +204,26 @@ def _call_entry(
     return signature, codegen
 
 
-@parallel_kernel
-def run_parallel(
+def run_blocks(
     function, blocks, addresses, tensors, width, sizes, starts, scalars, count, block, extra, extra_count
 ):
-    """Every block of the table through the entry point ``function``, spread over numba's threads."""
+    """The launcher: every block of the table through the entry point ``function`` (compiled
+    with ``parallel`` its loop runs over numba's threads, without it on the calling thread)."""
     for b in prange(blocks):
         _call_entry(
             function, b, addresses, tensors, width, sizes, starts, scalars, count, block, extra, extra_count
         )
 
 
-@block_kernel
-def run_serial(
-    function, blocks, addresses, tensors, width, sizes, starts, scalars, count, block, extra, extra_count
-):
-    """Every block of the table through the entry point ``function``, on the calling thread."""
-    for b in range(blocks):
-        _call_entry(
-            function, b, addresses, tensors, width, sizes, starts, scalars, count, block, extra, extra_count
-        )
+LAUNCHER_SIGNATURE = types.void(*[types.int64] * 12)
+_LAUNCHERS: dict[bool, object] = {}
+
+
+def launcher(parallel: bool):
+    """:func:`run_blocks` compiled, with or without ``parallel``, as a Python callable."""
+    if parallel not in _LAUNCHERS:
+        _LAUNCHERS[parallel] = c_function(compiled(run_blocks, LAUNCHER_SIGNATURE, parallel), 12)
+    return _LAUNCHERS[parallel]
 
 
 def run(
@@ -273,13 +260,13 @@ def run(
     )
     threads = min(torch.get_num_threads(), numba.config.NUMBA_NUM_THREADS)
     if threads <= 1 or sizes.sum() < PARALLEL_MIN:
-        run_serial(*arguments)
+        launcher(parallel=False)(*arguments)
         return
     previous = numba.get_num_threads()
     if previous != threads:
         numba.set_num_threads(threads)
     try:
-        run_parallel(*arguments)
+        launcher(parallel=True)(*arguments)
     finally:
         if previous != threads:
             numba.set_num_threads(previous)

@@ -48,7 +48,7 @@ from .jit import block_kernel, decayed, locate, memory_at, table
 #: it a floating-point reduction cannot vectorise). The parameter update runs in Adam's own
 #: function, compiled without fast-math, so it stays exactly the rule's.
 _F64 = np.zeros(1)  # the dtype of the sums, for :func:`.jit.memory_at`
-reduction_kernel = njit(cache=True, error_model="numpy", nogil=True, fastmath={"reassoc"})
+reduction_kernel = njit(error_model="numpy", nogil=True, fastmath={"reassoc"})
 
 
 @reduction_kernel
