@@ -160,13 +160,19 @@ def table(addresses, tensors, width, sizes, starts, scalars, count):
     )
 
 
+_ENTRIES: dict[tuple, int] = {}
+
+
 def entry_point(function, dtype: np.dtype) -> int:
     """The address of ``function`` (a family's entry, :func:`entry_signature`) compiled for ``dtype``.
 
     Compiled on first use (and cached, :mod:`.machine_code`), as a C function that the
     launchers call through its address: a family's first step compiles only its own loop.
     """
-    return compiled(function, entry_signature(dtype))
+    key = (function, np.dtype(dtype))
+    if key not in _ENTRIES:  # (a numba signature takes ~30 us to build: once, not every step)
+        _ENTRIES[key] = compiled(function, entry_signature(dtype))
+    return _ENTRIES[key]
 
 
 @intrinsic
