@@ -1,10 +1,11 @@
-"""Time to the first fused step in a fresh process, with a cold and with a warm numba cache.
+"""Time to the first fused step in a fresh process, with a cold and with a warm kernel cache.
 
-Run as a script it builds a small model-shaped set (a 1M tensor, which takes the
-multi-core kernel, and a bias, which takes the single-thread one), constructs
+Run as a script it builds a small model-shaped set (a 1M tensor and a bias, one param
+group, so the multi-core launcher runs), constructs
 ``adamkit.torch.Adam`` and times the first two steps; it prints one JSON line.
 :func:`measure` runs it twice in subprocesses sharing a new, empty
-``NUMBA_CACHE_DIR``: the first compiles, the second loads the cache.
+``NUMBA_CACHE_DIR`` (where :mod:`adamkit.torch.kernels.machine_code` keeps compiled kernels
+too): the first compiles, the second loads them.
 """
 
 from __future__ import annotations

@@ -15,7 +15,7 @@ Protocol (docs: DESIGN.md, "Benchmark protocol"):
   printed beside it;
 * memory: optimizer state bytes per parameter, and how much resident memory one step
   adds at its peak (temporaries);
-* time to the first fused step in a fresh process, cold and warm numba cache.
+* time to the first fused step in a fresh process, cold and warm kernel cache.
 
 The slow contenders (torch's default per-tensor loop and adamkit's reference engine)
 take part in the first ``--slow-rounds`` rounds only.
@@ -244,7 +244,7 @@ def main(argv: list[str] | None = None) -> int:
     if first:
         for label, t in first.items():
             print(
-                f"first use, {label} numba cache: import {t['import_s']:.2f} s, construct "
+                f"first use, {label} kernel cache: import {t['import_s']:.2f} s, construct "
                 f"{t['construct_s']:.2f} s, first step {t['first_step_s']:.2f} s, "
                 f"second step {t['second_step_s'] * 1e3:.1f} ms"
             )
