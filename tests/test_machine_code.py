@@ -130,3 +130,19 @@ def test_the_cache_follows_numba_s_cache_variable_or_the_user_cache(monkeypatch,
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
     if sys.platform.startswith("linux"):
         assert machine_code.cache_folder() == tmp_path / "xdg" / "adamkit" / "kernels"
+
+
+def test_the_build_key_changes_with_numba_s_code_settings_and_the_target_cpu(monkeypatch):
+    from numba.core import config
+
+    monkeypatch.setattr(machine_code, "_BUILD_KEY", [])
+    default = machine_code.build_key()
+    keys = {default}
+    for name, value in (("OPT", 0), ("BOUNDSCHECK", 1), ("CPU_NAME", "generic")):
+        with monkeypatch.context() as patch:
+            patch.setattr(config, name, value)
+            patch.setattr(machine_code, "_BUILD_KEY", [])
+            keys.add(machine_code.build_key())
+    monkeypatch.setattr(machine_code, "_BUILD_KEY", [])
+    assert machine_code.build_key() == default
+    assert len(keys) == 4

@@ -11,9 +11,10 @@ runtime and thread pool started, and nothing else.
 
 A file is named by a hash of everything its code depends on: the function and its
 signature, every source file of the kernels (this package and :mod:`adamkit.torch.lowbit`,
-which call each other's helpers), numba's and llvmlite's versions and the CPU numba
-compiles for. An edited helper, an upgrade or another CPU never loads old code, which
-numba's cache, keyed on the function's own file only, could.
+which call each other's helpers), numba's and llvmlite's versions, the numba settings that
+change its code (``NUMBA_OPT`` and the like) and the CPU numba compiles for. An edited
+helper, an upgrade or another CPU never loads old code, which numba's cache, keyed on the
+function's own file only, could.
 
 Folder: ``$NUMBA_CACHE_DIR/adamkit`` where that is set (one variable moves all compiled
 code, as the first-step benchmark does), else ``adamkit/kernels`` in the user's cache
@@ -80,12 +81,26 @@ def source_digest(folders: tuple[Path, ...] = SOURCES) -> str:
 _BUILD_KEY: list[str] = []
 
 
+#: numba's settings that change the code it generates (its environment variables ``NUMBA_<name>``).
+CODEGEN_SETTINGS = (
+    "OPT",
+    "BOUNDSCHECK",
+    "ENABLE_AVX",
+    "LOOP_VECTORIZE",
+    "SLP_VECTORIZE",
+    "DEBUGINFO_DEFAULT",
+)
+
+
 def build_key() -> str:
-    """What all compiled code shares: the sources, the compiler's versions, the target CPU."""
+    """What all compiled code shares: the sources, the compiler's versions and settings, the target CPU."""
     if not _BUILD_KEY:
-        cpu = numba.config.CPU_NAME or llvm.get_host_cpu_name()
-        features = numba.config.CPU_FEATURES or llvm.get_host_cpu_features().flatten()
-        parts = (source_digest(), numba.__version__, llvmlite.__version__, sys.version, cpu, features)
+        config = numba.core.config
+        cpu = config.CPU_NAME or llvm.get_host_cpu_name()
+        features = config.CPU_FEATURES or llvm.get_host_cpu_features().flatten()
+        settings = repr([getattr(config, name, None) for name in CODEGEN_SETTINGS])
+        versions = f"{numba.__version__} {llvmlite.__version__} {sys.version}"
+        parts = (source_digest(), versions, cpu, features, settings)
         _BUILD_KEY.append(hashlib.sha256("\n".join(parts).encode()).hexdigest())
     return _BUILD_KEY[0]
 
