@@ -167,7 +167,7 @@ def _load(path: Path) -> tuple[int, object] | None:
         library_state, name = pickle.loads(path.read_bytes())
         library = _codegen().unserialize_library(library_state)
         address = library.get_pointer_to_function(name)
-    except (OSError, pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError):
+    except Exception:  # missing, damaged, or numba's internals not as expected: compile instead
         return None
     return (address, library) if address else None
 
