@@ -29,6 +29,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "rerun an experiment of the reference articles (mlp, cnn-compare, sphere)",
     ),
     "trajectories": ("adamkit.lab.trajectories", "draw optimizers' paths on 2-D test functions"),
+    "kernels": ("adamkit.lab.kernels", "compile the fused CPU kernels now, not at first use"),
 }
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import math
+from collections.abc import Sequence
 
 from .. import schedules
 
@@ -61,20 +62,25 @@ def fraction(text: str) -> float:
     return value
 
 
+def listed_names(text: str, known: Sequence[str], what: str = "optimizer") -> list[str]:
+    """``text``, a comma-separated list of names, each one of ``known`` and none twice, as a list."""
+    names = [name.strip().lower() for name in text.split(",") if name.strip()]
+    if not names:
+        raise argparse.ArgumentTypeError(f"no {what} named")
+    for name in names:
+        if name not in known:
+            raise argparse.ArgumentTypeError(f"unknown {what} {name!r} (known: {', '.join(known)})")
+    if len(set(names)) != len(names):
+        article = "an" if what[0] in "aeiou" else "a"
+        raise argparse.ArgumentTypeError(f"{article} {what} is named twice in {text!r}")
+    return names
+
+
 def optimizer_names(text: str) -> list[str]:
     """A comma-separated list of the lab's optimizer names (``adam,sgd,torch-adam``)."""
     from .optimizers import known_names
 
-    names = [name.strip().lower() for name in text.split(",") if name.strip()]
-    if not names:
-        raise argparse.ArgumentTypeError("no optimizer named")
-    known = known_names()
-    for name in names:
-        if name not in known:
-            raise argparse.ArgumentTypeError(f"unknown optimizer {name!r} (known: {', '.join(known)})")
-    if len(set(names)) != len(names):
-        raise argparse.ArgumentTypeError(f"an optimizer is named twice in {text!r}")
-    return names
+    return listed_names(text, known_names())
 
 
 def dataset_name(text: str) -> str:

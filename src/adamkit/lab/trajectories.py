@@ -461,16 +461,7 @@ def lab_optimizers(text: str) -> list[str]:
     """An argparse type: a comma-separated list of the lab's optimizer names (no ``torch-`` peers)."""
     from .optimizers import numpy_names
 
-    known = numpy_names()
-    names = [name.strip().lower() for name in text.split(",") if name.strip()]
-    if not names:
-        raise argparse.ArgumentTypeError("no optimizer named")
-    for name in names:
-        if name not in known:
-            raise argparse.ArgumentTypeError(f"unknown optimizer {name!r} (known: {', '.join(known)})")
-    if len(set(names)) != len(names):
-        raise argparse.ArgumentTypeError(f"an optimizer is named twice in {text!r}")
-    return names
+    return arguments.listed_names(text, numpy_names())
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

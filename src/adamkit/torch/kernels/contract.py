@@ -86,6 +86,11 @@ class FusedKernel:
         """The kernel for a tensor in ``state``: this one (see :class:`PhasedKernels`)."""
         return self
 
+    @property
+    def phases(self) -> tuple[FusedKernel, ...]:
+        """Every kernel :meth:`choose` may return: this one."""
+        return (self,)
+
 
 @dataclass(frozen=True)
 class PhasedKernels:
@@ -99,11 +104,13 @@ class PhasedKernels:
     Attributes:
       name: the family (``"swats"``), for messages.
       phase: ``phase(state) -> FusedKernel``.
+      phases: every kernel ``phase`` returns (compiled ahead by ``adamkit kernels``).
       supports: as :attr:`FusedKernel.supports`, for the whole family.
     """
 
     name: str
     phase: Callable[[State], FusedKernel]
+    phases: tuple[FusedKernel, ...]
     supports: Callable[[Hyper], bool] = field(default=lambda hp: True)
 
     def choose(self, state: State) -> FusedKernel:

@@ -143,4 +143,4 @@ def phase(state: State) -> FusedKernel:
     return SWATS_SGD_KERNEL if state["switched"] else SWATS_ADAM_KERNEL
 
 
-SWATS_KERNEL = PhasedKernels("swats", phase)
+SWATS_KERNEL = PhasedKernels("swats", phase, (SWATS_ADAM_KERNEL, SWATS_SGD_KERNEL))
