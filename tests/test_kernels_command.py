@@ -58,6 +58,7 @@ def test_each_entry_point_once_per_dtype_and_low_bit_only_for_adam():
         "swats-sgd float32",  # SGD's entry, first met in SWATS's second phase
         "swats-sgd float64",
         "adam 8-bit state",
+        "adam 8-bit state, amsgrad",
     ]
     assert [k.name for k in kernels(["rmsprop"], ["float32"], ["8", "16"])][2:] == ["rmsprop float32"]
 

@@ -51,7 +51,8 @@ def family_names() -> list[str]:
 
 def kernels(optimizers: Sequence[str], dtypes: Sequence[str], state_bits: Sequence[str]) -> list[Kernel]:
     """The launchers, then each entry point the optimizers run for the dtypes (each once: AdamW
-    runs Adam's, SWATS's SGD phase SGD's), then the low-bit Adam entries where Adam or AdamW is asked for."""
+    runs Adam's, SWATS's SGD phase SGD's), then the low-bit Adam entries (8-bit: with and without
+    AMSGrad) where Adam or AdamW is asked for."""
     from ..torch.fused import KERNELS, imported
     from ..torch.kernels import jit
     from ..torch.lowbit import adam_kernels as lowbit
@@ -69,9 +70,13 @@ def kernels(optimizers: Sequence[str], dtypes: Sequence[str], state_bits: Sequen
                     signature = jit.entry_signature(np.dtype(dtype))
                     found.append(Kernel(f"{kernel.name} {dtype}", kernel.entry, signature))
     if {"adam", "adamw"} & set(optimizers):
-        entries = {"8": lowbit.adam8_entry, "16": lowbit.adam16_entry}
+        variants = {
+            "8": [("", lowbit.adam8_entry), (", amsgrad", lowbit.adam8_amsgrad_entry)],
+            "16": [("", lowbit.adam16_entry)],
+        }
         signature = jit.entry_signature(np.dtype(np.float32))
-        found += [Kernel(f"adam {bits}-bit state", entries[bits], signature) for bits in state_bits]
+        for bits in state_bits:
+            found += [Kernel(f"adam {bits}-bit state{v}", entry, signature) for v, entry in variants[bits]]
     return found
 
 

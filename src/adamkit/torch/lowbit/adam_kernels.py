@@ -178,12 +178,16 @@ def adam_update_amsgrad(param, grad, m, v, x, s):
     return m_max, v_max, x_max
 
 
-@block_kernel
-def adam8_unit(u, addresses, sizes, starts, scalars, signed_map, unsigned_map):
-    """Unit ``u``: each 256-value block decoded, updated and encoded, its moments in an L1-sized buffer."""
+@element
+def adam8_unit(u, addresses, sizes, starts, scalars, signed_map, unsigned_map, amsgrad):
+    """Unit ``u``: each 256-value block decoded, updated and encoded, its moments in an L1-sized buffer.
+
+    ``amsgrad`` is a constant of the entry point that inlines this function: numba drops the
+    other branch before compiling, so plain Adam compiles one decoder and one encoder per moment
+    fewer (its first step compiles in about two thirds of the time).
+    """
     t, lo, hi = locate(u, sizes, starts)
     a, s = addresses[t], scalars[t]
-    amsgrad = s[7] != 0
     first, last = lo // BLOCK, (hi + BLOCK - 1) // BLOCK
     param = memory_at(a[0], lo, hi, scalars[0])
     grad = memory_at(a[1], lo, hi, scalars[0])
@@ -217,10 +221,19 @@ def adam8_unit(u, addresses, sizes, starts, scalars, signed_map, unsigned_map):
 
 
 def adam8_entry(u, addresses, tensors, width, sizes, starts, scalars, count, block, extra, extra_count):
-    """The C entry point of :func:`adam8_unit` (:func:`adamkit.torch.kernels.jit.entry_signature`);
-    the maps are :data:`MAPS`, compiled in as constants."""
+    """The C entry point of :func:`adam8_unit` without AMSGrad
+    (:func:`adamkit.torch.kernels.jit.entry_signature`); the maps are :data:`MAPS`, compiled in as
+    constants."""
     a, z, s, c = table(addresses, tensors, width, sizes, starts, scalars, count)
-    adam8_unit(u, a, z, s, c, MAPS[0], MAPS[1])
+    adam8_unit(u, a, z, s, c, MAPS[0], MAPS[1], False)
+
+
+def adam8_amsgrad_entry(
+    u, addresses, tensors, width, sizes, starts, scalars, count, block, extra, extra_count
+):
+    """:func:`adam8_entry` with AMSGrad's running maximum of the second moment."""
+    a, z, s, c = table(addresses, tensors, width, sizes, starts, scalars, count)
+    adam8_unit(u, a, z, s, c, MAPS[0], MAPS[1], True)
 
 
 @block_kernel

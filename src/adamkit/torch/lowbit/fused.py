@@ -84,7 +84,7 @@ class AdamLowBit:
             scalars.append(args)
             seeds.append([rounding_seed(new_scalars["step"], name) for name in MOMENT_NAMES])
             updates.append((p_state, new_scalars))
-        launch(bits, addresses, sizes, scalars, seeds)
+        launch(bits, addresses, sizes, scalars, seeds, hp["amsgrad"])
         bump_versions(params)  # the kernels wrote the parameters behind autograd's back
         for p_state, new_scalars in updates:
             p_state["step"].fill_(new_scalars["step"])
@@ -105,7 +105,7 @@ class AdamLowBit:
         return row
 
 
-def launch(precision: int, addresses: list, sizes: list, scalars: list, seeds: list) -> None:
+def launch(precision: int, addresses: list, sizes: list, scalars: list, seeds: list, amsgrad: bool) -> None:
     """One kernel call for a table of tensors: its units of work on this thread, or on as many
     threads as torch uses (:func:`adamkit.torch.kernels.jit.run`, as the fp32 kernels)."""
     size_array = np.array(sizes, np.int64)
@@ -113,7 +113,7 @@ def launch(precision: int, addresses: list, sizes: list, scalars: list, seeds: l
     table = np.array(addresses, np.int64)
     values = np.array(scalars, np.float64).astype(np.float32)  # as torch casts a Python float
     if precision == 8:
-        entry, extra = kernels.adam8_entry, None
+        entry, extra = (kernels.adam8_amsgrad_entry if amsgrad else kernels.adam8_entry), None
     else:
         entry, extra = kernels.adam16_entry, np.array(seeds, np.uint64)
     run(entry_point(entry, np.float32), starts, table, size_array, values, kernels.UNIT, extra)
