@@ -183,8 +183,8 @@ def adam8_unit(u, addresses, sizes, starts, scalars, signed_map, unsigned_map, a
     """Unit ``u``: each 256-value block decoded, updated and encoded, its moments in an L1-sized buffer.
 
     ``amsgrad`` is a constant of the entry point that inlines this function: numba drops the
-    other branch before compiling, so plain Adam compiles one decoder and one encoder per moment
-    fewer (its first step compiles in about two thirds of the time).
+    other branch before compiling, so each entry compiles only its own decoders and encoders
+    (8.3 s to 9.1 s for either on a 2-core machine, against 12 s to 13 s for one entry with both).
     """
     t, lo, hi = locate(u, sizes, starts)
     a, s = addresses[t], scalars[t]
