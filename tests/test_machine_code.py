@@ -96,19 +96,19 @@ def test_a_damaged_file_is_compiled_again_and_replaced(fresh_cache, damage):
 
 
 @pytest.mark.filterwarnings("ignore::numba.NumbaPerformanceWarning")  # parallel=True, nothing to spread
-def test_a_new_build_replaces_the_older_build_s_file_only(fresh_cache, monkeypatch):
-    machine_code.compiled(triple, SIGNATURE)
-    machine_code.compiled(triple, SIGNATURE, parallel=True)  # another variant: kept
-    older = machine_code.cache_file(triple, SIGNATURE, False)
-    monkeypatch.setattr(machine_code, "_BUILD_KEY", ["f" * 64])  # as after an edit or an upgrade
-    machine_code._LOADED.clear()
-    assert call(machine_code.compiled(triple, SIGNATURE), 2) == 6
-    newer = machine_code.cache_file(triple, SIGNATURE, False)
-    assert newer != older and newer.exists() and not older.exists()
-    assert machine_code.cache_file(triple, SIGNATURE, True).name.split("-")[1] in {
-        p.name.split("-")[1] for p in fresh_cache.glob("*.nbo")
-    }
-    assert len(list(fresh_cache.glob("*.nbo"))) == 2
+def test_new_builds_replace_the_oldest_beyond_three_of_that_function_and_variant(fresh_cache, monkeypatch):
+    machine_code.compiled(triple, SIGNATURE, parallel=True)  # another variant: kept throughout
+    other_variant = machine_code.cache_file(triple, SIGNATURE, True)
+    builds = []
+    for build in "abcd":  # four builds, as after edits or upgrades
+        monkeypatch.setattr(machine_code, "_BUILD_KEY", [build * 64])
+        machine_code._LOADED.clear()
+        assert call(machine_code.compiled(triple, SIGNATURE), 2) == 6
+        builds.append(machine_code.cache_file(triple, SIGNATURE, False))
+        os.utime(builds[-1], (1e9 + len(builds), 1e9 + len(builds)))  # in order, whatever the clock
+    assert [path.exists() for path in builds] == [False, True, True, True]
+    assert other_variant.exists()
+    assert len(list(fresh_cache.glob("*.nbo"))) == 4
 
 
 def test_the_source_digest_changes_with_any_file_s_contents_or_name(tmp_path):

@@ -18,7 +18,8 @@ function's own file only, could.
 
 Folder: ``$NUMBA_CACHE_DIR/adamkit`` where that is set (one variable moves all compiled
 code, as the first-step benchmark does), else ``adamkit/kernels`` in the user's cache
-folder. A file that cannot be written or read back is compiled again, never an error.
+folder. A file that cannot be written or read back is compiled again, never an error. Each
+function keeps its three newest builds (:data:`KEEP_BUILDS`).
 
 What loaded code lacks: numba's *environment*, the Python objects that only code working
 with them reads (object mode, global arrays looked up at run time). Kernels take
@@ -113,13 +114,19 @@ def cache_file(function: Callable, signature: types.Signature, parallel: bool) -
     return cache_folder() / f"{function.__module__}.{function.__qualname__}-{variant}-{build_key()[:24]}.nbo"
 
 
+#: Builds of one function and variant kept: two installs sharing the cache (a release and a
+#: development checkout, two environments) each keep theirs instead of compiling over each other.
+KEEP_BUILDS = 3
+
+
 def _remove_older_builds(path: Path) -> None:
-    """Delete the files of other builds of ``path``'s function and variant (code of edited
-    or upgraded sources, never loaded again)."""
+    """Delete all but the :data:`KEEP_BUILDS` newest builds of ``path``'s function and variant
+    (code of sources since edited or upgraded), ``path`` always kept."""
     stem = path.name.rsplit("-", 1)[0]
-    for old in path.parent.glob(f"{stem}-*.nbo"):
-        if old != path:
-            old.unlink(missing_ok=True)
+    others = [old for old in path.parent.glob(f"{stem}-*.nbo") if old != path]
+    others.sort(key=lambda old: old.stat().st_mtime, reverse=True)
+    for old in others[KEEP_BUILDS - 1 :]:
+        old.unlink(missing_ok=True)
 
 
 def compiled(function: Callable, signature: types.Signature, parallel: bool = False) -> int:
