@@ -14,6 +14,7 @@ import argparse
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -32,7 +33,7 @@ class Kernel:
     signature: object  # a numba signature
     parallel: bool = False
 
-    def path(self):
+    def path(self) -> Path:
         from ..torch.kernels import machine_code
 
         return machine_code.cache_file(self.function, self.signature, self.parallel)

@@ -28,9 +28,6 @@ difference is float rounding, far below anything the switch criterion resolves.
 
 Memory: the Adam phase moves Adam's 28 bytes per float32 parameter (the sums read only
 the block just written, plus a copy of its old values in cache), the SGD phase 20.
-
-Cache: these kernels call Adam's and SGD's (and :mod:`.jit`'s) functions, which numba's
-cache does not track: see :mod:`.jit` before testing an edit of those files.
 """
 
 from __future__ import annotations
