@@ -183,14 +183,14 @@ def main(argv: list[str] | None = None) -> int:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--quick", action="store_true", help="a small run: 4M and gpt2-tiny, fewer rounds")
-    parser.add_argument("--sizes", help="comma-separated: 16M, 64M, 300K, gpt2, gpt2-tiny")
+    parser.add_argument("--sizes", help="comma-separated: 16M, 64M, 300K, gpt2, gpt2-tiny, gpt2-mini")
     parser.add_argument("--rounds", type=int, help="timed rounds per size (default 15; quick 6)")
     parser.add_argument("--slow-rounds", type=int, default=3, help="rounds for the slow peers")
     parser.add_argument("--skip", default="", help="comma-separated contenders to leave out")
     parser.add_argument("--json", type=Path, help="also write the results here")
     args = parser.parse_args(argv)
 
-    sizes = args.sizes or ("4M,gpt2-tiny" if args.quick else "16M,64M,gpt2")
+    sizes = args.sizes or ("4M,gpt2-tiny" if args.quick else "16M,64M,gpt2,gpt2-mini")
     rounds = args.rounds or (6 if args.quick else 15)
     names, missing = available({s.strip() for s in args.skip.split(",") if s.strip()})
     started = time.perf_counter()

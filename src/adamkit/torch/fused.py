@@ -39,8 +39,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..rules.spec import Rule, State
+from ..rules.spec import Hyper, Rule, State
 from .engine import Engine, ReferenceEngine, fresh_state, plain_hyper
+from .fit import Checked, device_type, from_key, matches, read_scalars, scalar_key, takes
 
 #: rule name -> "module:attribute" of its kernel family (imported on first use: numba is optional).
 KERNELS: dict[str, str] = {
@@ -62,30 +63,12 @@ KERNEL_DTYPES: dict[torch.dtype, tuple[np.dtype, int]] = {
     torch.complex64: (np.dtype(np.float32), 2),  # complex: the real and imaginary parts, as torch
     torch.complex128: (np.dtype(np.float64), 2),
 }
-PLAIN_TENSORS = (torch.Tensor, torch.nn.Parameter)
-
 #: device type -> "module:function" that runs a kernel over a table of that device's tensors
 #: (and returns the per-tensor sums of a kernel with reductions: see :func:`.kernels.jit.launch`).
 #: Each module also has ``runs(kernel) -> bool``: whether it has that kernel family.
 LAUNCHERS: dict[str, str] = {"cpu": "adamkit.torch.kernels.jit:launch"}
 if importlib.util.find_spec("triton") is not None:  # Triton kernels for CUDA devices
     LAUNCHERS["cuda"] = "adamkit.torch.gpu.launch:launch"
-
-
-def device_type(t: torch.Tensor) -> str:
-    return "cpu" if t.is_cpu else t.device.type
-
-
-def plain(t: torch.Tensor) -> bool:
-    """Dense, contiguous, on a device with a launcher, no lazy conjugate/negative bit, no subclass."""
-    return (
-        type(t) in PLAIN_TENSORS
-        and device_type(t) in LAUNCHERS
-        and t.layout is torch.strided
-        and t.is_contiguous()
-        and not t.is_conj()
-        and not t.is_neg()
-    )
 
 
 class Table:
@@ -101,15 +84,12 @@ class Table:
         self.written: list[torch.Tensor] = []  # what the kernel writes, behind autograd's back
         self.totals: np.ndarray | None = None  # per-tensor sums, after launch (kernels with reductions)
 
-    def add(self, param: torch.Tensor, grad: torch.Tensor, state: tuple, size: int, scalars: tuple) -> int:
-        """Add a tensor; returns its row (its index into :attr:`totals`)."""
-        addresses = [param.data_ptr(), grad.data_ptr()]
-        addresses.extend(0 if t is None else t.data_ptr() for t in state)
-        self.addresses.append(addresses)
-        self.sizes.append(size)
+    def add(self, checked: Checked, grad: torch.Tensor, scalars: tuple) -> int:
+        """Add a checked parameter and its gradient; returns its row (its index into :attr:`totals`)."""
+        self.addresses.append([checked.address, grad.data_ptr(), *checked.addresses])
+        self.sizes.append(checked.size)
         self.scalars.append(scalars)
-        self.written.append(param)
-        self.written.extend(t for t in state if t is not None)
+        self.written.extend(checked.written)
         return len(self.sizes) - 1
 
     def launch(self) -> None:
@@ -142,6 +122,7 @@ class FusedEngine:
     def __init__(self, kernel: Any) -> None:
         self.kernel = kernel
         self.reference = ReferenceEngine()
+        self.checked: dict[int, Checked] = {}  # by id(param): the parameters found fit (.fit)
 
     def step_group(self, rule: Rule, group: dict[str, Any], state: dict) -> None:
         hp = plain_hyper(group)
@@ -149,55 +130,86 @@ class FusedEngine:
             self.reference.step_group(rule, group, state)
             return
         tables: dict[tuple[torch.device, np.dtype, str], Table] = {}
-        memo: dict[tuple, tuple] = {}  # scalars() once per distinct scalar state
-        updates: list[tuple[State, State, State, Table, int]] = []
+        memo: dict[tuple, tuple] = {}  # the kernel and its scalars, once per distinct scalar state
+        updates: list[tuple[Checked, State, State, Table, int]] = []
         leftovers = []
         for param in group["params"]:
             grad = param.grad
             if grad is None:
                 continue
-            kind = KERNEL_DTYPES.get(param.dtype)
-            if kind is None or not takes(param, grad):
+            found = self.find(rule, param, grad, state[param], hp, memo)
+            if found is None:
                 leftovers.append(param)
                 continue
-            p_state = state[param]
-            if not p_state:
-                p_state.update(fresh_state(rule, param, hp))
-            current = read_scalars(rule, p_state)
-            kernel = self.kernel.choose(current)  # the family's kernel, or its phase's for this tensor
-            if not launcher_runs(device_type(param), kernel):
-                leftovers.append(param)
-                continue
-            key = tuple(current.items())
-            if key not in memo:
-                memo[key] = kernel.scalars(hp, current)
-            args, new_scalars = memo[key]
-            try:
-                tensors = kernel.arrays(p_state, param, hp)
-            except KeyError:  # state from elsewhere lacks a key: the reference engine explains
-                leftovers.append(param)
-                continue
-            if not all(t is None or matches(t, param) for t in tensors):
-                leftovers.append(param)
-                continue
-            where = (param.device, kind[0], kernel.name)
-            table = tables.get(where) or tables.setdefault(where, Table(*where[:2], kernel))
-            row = table.add(param, grad, tensors, param.numel() * kind[1], args)
-            updates.append((p_state, current, new_scalars, table, row))
+            checked, current, args, new_scalars = found
+            table = tables.get(checked.where) or tables.setdefault(
+                checked.where, Table(*checked.where[:2], checked.kernel)
+            )
+            row = table.add(checked, grad, args)
+            updates.append((checked, current, new_scalars, table, row))
         for table in tables.values():
             table.launch()
-        for p_state, current, new_scalars, table, row in updates:
+        for checked, current, new_scalars, table, row in updates:
             finish = table.kernel.finish
             if finish is not None:  # scalar state from the tensor's sums (SWATS's switch)
                 new_scalars = {**new_scalars, **finish(hp, {**current, **new_scalars}, table.totals[row])}
-            for key, value in new_scalars.items():
-                stored = p_state.get(key)
-                if isinstance(stored, torch.Tensor):
-                    stored.fill_(value)
-                else:
-                    p_state[key] = value
+            checked.store(new_scalars)
         if leftovers:
             self.reference.step_group(rule, {**group, "params": leftovers}, state)
+
+    def find(
+        self, rule: Rule, param: torch.Tensor, grad: torch.Tensor, p_state: State, hp: Hyper, memo: dict
+    ) -> tuple[Checked, State, tuple, State] | None:
+        """``param``'s :class:`.fit.Checked` record, its scalar state and its kernel's scalars; None
+        if the kernels cannot take it. A record from an earlier step is used while it still holds."""
+        checked = self.checked.get(id(param))
+        values = None if checked is None else checked.scalar_values(param, grad, p_state)
+        if values is not None:
+            kernel, current, args, new_scalars = self.scalars(memo, (checked.layout, values), hp)
+            try:
+                tensors = kernel.arrays(p_state, param, hp)
+            except KeyError:  # hyperparameters changed under the state: the full checks decide
+                tensors = None
+            if tensors is not None and checked.holds(kernel, tensors):
+                return checked, current, args, new_scalars
+        found = self.check(rule, param, grad, p_state, hp)
+        if found is None:
+            return None
+        checked, key = found
+        _, current, args, new_scalars = self.scalars(memo, key, hp)
+        return checked, current, args, new_scalars
+
+    def check(
+        self, rule: Rule, param: torch.Tensor, grad: torch.Tensor, p_state: State, hp: Hyper
+    ) -> tuple[Checked, tuple] | None:
+        """The full checks of ``param``, its gradient and its state (created here on the first step):
+        the new record, and the :func:`.fit.scalar_key` of the state as it was before the step."""
+        kind = KERNEL_DTYPES.get(param.dtype)
+        if kind is None or not takes(param, grad, LAUNCHERS):
+            return None
+        if not p_state:
+            p_state.update(fresh_state(rule, param, hp))
+        current = read_scalars(rule, p_state)  # before arrays(), which may create state (SGD's buffer)
+        kernel = self.kernel.choose(current)
+        if not launcher_runs(device_type(param), kernel):
+            return None
+        try:
+            tensors = kernel.arrays(p_state, param, hp)
+        except KeyError:  # state from elsewhere lacks a key: the reference engine explains
+            return None
+        if not all(t is None or matches(t, param, LAUNCHERS) for t in tensors):
+            return None
+        checked = self.checked[id(param)] = Checked(rule, param, p_state, kernel, tensors, kind)
+        return checked, scalar_key(rule, current)
+
+    def scalars(self, memo: dict, key: tuple, hp: Hyper) -> tuple[Any, State, tuple, State]:
+        """For the scalar state ``key`` (:func:`.fit.scalar_key`): its kernel, the state as a dict,
+        the kernel's scalars and the new scalar state; computed once per step and distinct state."""
+        if key not in memo:
+            current = from_key(*key)
+            kernel = self.kernel.choose(current)  # the family's kernel, or its phase's for this tensor
+            memo[key] = (kernel, current, *kernel.scalars(hp, current))
+        return memo[key]
 
 
 def launcher(device: str) -> Any:
@@ -215,42 +227,6 @@ def imported(target: str) -> Any:
 def launcher_runs(device: str, kernel: Any) -> bool:
     """Whether the launcher of ``device`` has ``kernel``'s family (its module's ``runs``)."""
     return sys.modules[launcher(device).__module__].runs(kernel)
-
-
-def read_scalars(rule: Rule, p_state: State) -> State:
-    """The state as :meth:`FusedKernel.scalars` reads it: the rule's scalars as Python floats.
-
-    Array entries appear as ``True`` (or ``None`` where stored so): the scalars may depend on
-    whether a state exists yet (SGD's momentum buffer), never on its values.
-    """
-    out = {}
-    for key, value in p_state.items():
-        if key in rule.scalar_state:
-            out[key] = value.item() if isinstance(value, torch.Tensor) else value
-        else:
-            out[key] = None if value is None else True
-    return out
-
-
-def takes(param: torch.Tensor, grad: torch.Tensor) -> bool:
-    """Whether the kernels can update ``param`` (of a kernel dtype) with ``grad``."""
-    return (
-        grad.dtype == param.dtype
-        and grad.shape == param.shape
-        and plain(param)
-        and plain(grad)
-        and (param.is_cpu and grad.is_cpu or grad.device == param.device)
-    )
-
-
-def matches(t: torch.Tensor, param: torch.Tensor) -> bool:
-    """Whether state tensor ``t`` can be updated beside ``param``."""
-    return (
-        t.dtype == param.dtype
-        and t.shape == param.shape
-        and plain(t)
-        and (t.is_cpu and param.is_cpu or t.device == param.device)
-    )
 
 
 def kernel_for(rule: Rule) -> Any | None:

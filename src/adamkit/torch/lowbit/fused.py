@@ -15,13 +15,15 @@ import numpy as np
 import torch
 
 from ...rules.spec import Rule, State
-from ..fused import bump_versions, plain
+from ..fit import plain, takes
+from ..fused import bump_versions
 from ..kernels.adam import scalars as adam_scalars
 from ..kernels.jit import entry_point, run
 from . import adam_kernels as kernels
 from .codecs import BLOCK, absmax_key, codes_key, rounding_seed
 from .engine import fresh_lowbit_state
 
+CPU = ("cpu",)  # the kernels here are numba's: a CUDA tensor takes the reference path
 MOMENT_NAMES = ("exp_avg", "exp_avg_sq", "max_exp_avg_sq")  # in the kernels' order
 
 
@@ -34,7 +36,10 @@ def stored_as(p_state: State, name: str, param: torch.Tensor, precision: int) ->
     if precision == 16:
         t = p_state.get(name)
         return (
-            isinstance(t, torch.Tensor) and t.dtype == torch.bfloat16 and t.shape == param.shape and plain(t)
+            isinstance(t, torch.Tensor)
+            and t.dtype == torch.bfloat16
+            and t.shape == param.shape
+            and plain(t, CPU)
         )
     codes, absmax = p_state.get(codes_key(name)), p_state.get(absmax_key(name))
     return (
@@ -42,10 +47,10 @@ def stored_as(p_state: State, name: str, param: torch.Tensor, precision: int) ->
         and isinstance(absmax, torch.Tensor)
         and codes.dtype == torch.uint8
         and codes.shape == param.shape
-        and plain(codes)
+        and plain(codes, CPU)
         and absmax.dtype == torch.float32
         and absmax.numel() == -(-param.numel() // BLOCK)
-        and plain(absmax)
+        and plain(absmax, CPU)
     )
 
 
@@ -58,7 +63,7 @@ class AdamLowBit:
         grad = param.grad
         if precision not in (8, 16) or param.dtype != torch.float32 or hp.get("differentiable", False):
             return False
-        if not (grad.dtype == param.dtype and grad.shape == param.shape and plain(param) and plain(grad)):
+        if not takes(param, grad, CPU):
             return False
         if not p_state:  # created at the first step, in the kernels' layout
             return True

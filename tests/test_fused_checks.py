@@ -1,0 +1,189 @@
+"""The fused engine checks a parameter in full once, then trusts the checks while nothing was swapped.
+
+Each test runs the fused and the reference engine side by side on the same parameters and
+gradients, makes the same change to both between two steps (a parameter moved to new
+memory, a state tensor replaced or re-pointed, a step count rewritten in place, a flag
+toggled, a strided gradient, a loaded state_dict), and requires the same results: a stale
+record would write through an old address or read an old step count. A steady run must
+run the full checks once per parameter, not once per step.
+"""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+import adamkit.torch
+from adamkit.torch import fused
+from harness import rel_diff
+
+pytestmark = pytest.mark.skipif(
+    fused.kernel_for(adamkit.torch.Adam.rule) is None, reason="numba is not installed"
+)
+
+SHAPES = [(5, 4), (7,), (3, 3, 2)]
+
+
+def _params() -> list[torch.nn.Parameter]:
+    gen = torch.Generator().manual_seed(11)
+    return [torch.nn.Parameter(torch.randn(shape, generator=gen)) for shape in SHAPES]
+
+
+def _grads(params, step: int) -> list[torch.Tensor]:
+    gen = torch.Generator().manual_seed(100 + step)
+    return [0.5 * p.detach() + 0.3 * torch.randn(p.shape, generator=gen) for p in params]
+
+
+def _side_by_side(algo: str, kwargs: dict, steps: int, change=None):
+    """Both engines for ``steps`` steps; ``change(opt, params, step)`` runs before each step on both."""
+    runs = []
+    for fused_flag in (None, False):
+        params = _params()
+        opt = getattr(adamkit.torch, algo)(params, fused=fused_flag, **kwargs)
+        for step in range(steps):
+            for p, g in zip(params, _grads(params, step), strict=True):
+                p.grad = g
+            if change is not None:
+                change(opt, params, step)
+            opt.step()
+        runs.append((params, opt))
+    return runs
+
+
+def _assert_same(runs) -> None:
+    (pa, a), (pb, b) = runs
+    assert a.engine == "fused" and b.engine == "reference"
+    for x, y in zip(pa, pb, strict=True):
+        assert rel_diff(x.detach(), y.detach()) <= 1e-6
+        assert a.state[x].keys() == b.state[y].keys()
+        for key, value in b.state[y].items():
+            if isinstance(value, torch.Tensor):
+                assert rel_diff(a.state[x][key], value) <= 1e-6, key
+
+
+def test_a_steady_run_checks_each_parameter_once(monkeypatch):
+    calls = []
+    check = fused.FusedEngine.check
+
+    def spy(self, rule, param, *args):
+        calls.append(tuple(param.shape))
+        return check(self, rule, param, *args)
+
+    monkeypatch.setattr(fused.FusedEngine, "check", spy)
+    runs = _side_by_side("Adam", {"lr": 0.01}, steps=12)
+    _assert_same(runs)
+    assert sorted(calls) == sorted(SHAPES)
+
+
+def test_scalar_state_is_read_and_written_in_place_with_versions_bumped():
+    (params, opt), _ = _side_by_side("Adam", {"lr": 0.01}, steps=3)
+    step = opt.state[params[0]]["step"]
+    version = step._version
+    assert step.item() == 3.0
+    opt.step()
+    assert step.item() == 4.0 and opt.state[params[0]]["step"] is step
+    assert step._version > version  # as fill_ would
+
+
+def test_a_parameter_moved_to_new_memory_is_followed_and_its_old_memory_left_alone():
+    old = {}
+
+    def move(opt, params, step):
+        if step == 3:
+            old["memory"] = params[0].data
+            old["values"] = params[0].detach().clone()
+            params[0].data = params[0].data.clone()
+
+    runs = _side_by_side("Adam", {"lr": 0.01}, steps=8, change=move)
+    _assert_same(runs)
+    assert torch.equal(old["memory"], old["values"])  # no step wrote through the stale address
+
+
+@pytest.mark.parametrize("how", ["replaced", "re-pointed"])
+def test_a_state_tensor_swapped_by_the_user_is_the_one_updated(how):
+    old = {}
+
+    def swap(opt, params, step):
+        if step == 4:
+            p_state = opt.state[params[1]]
+            old["tensor"] = p_state["exp_avg"]
+            old["values"] = p_state["exp_avg"].clone()
+            if how == "replaced":
+                p_state["exp_avg"] = p_state["exp_avg"] * 0.5
+            else:
+                p_state["exp_avg"].data = p_state["exp_avg"] * 0.5
+
+    runs = _side_by_side("Adam", {"lr": 0.01}, steps=8, change=swap)
+    _assert_same(runs)
+    if how == "replaced":
+        assert torch.equal(old["tensor"], old["values"])
+
+
+@pytest.mark.parametrize("how", ["in place", "replaced"])
+def test_a_step_count_rewritten_is_read(how):
+    def rewrite(opt, params, step):
+        if step == 5:
+            for p in params:
+                if how == "in place":
+                    opt.state[p]["step"].fill_(1000.0)
+                else:
+                    opt.state[p]["step"] = torch.tensor(1000.0)
+
+    runs = _side_by_side("Adam", {"lr": 0.01}, steps=8, change=rewrite)
+    _assert_same(runs)
+    (params, opt), _ = runs
+    assert opt.state[params[0]]["step"].item() == 1003.0
+
+
+def test_a_flag_toggled_between_steps_changes_the_arrays_the_kernel_takes():
+    def toggle(opt, params, step):
+        if step == 4:
+            opt.param_groups[0]["amsgrad"] = False
+
+    runs = _side_by_side("Adam", {"lr": 0.01, "amsgrad": True}, steps=8, change=toggle)
+    _assert_same(runs)
+
+
+def test_sgd_momentum_born_on_the_first_step_is_followed():
+    runs = _side_by_side("SGD", {"lr": 0.05, "momentum": 0.9, "nesterov": True}, steps=6)
+    _assert_same(runs)
+
+
+def test_sgd_momentum_deleted_by_the_user_is_born_again():
+    def reset(opt, params, step):
+        if step == 3:
+            del opt.state[params[0]]["momentum_buffer"]
+
+    runs = _side_by_side("SGD", {"lr": 0.05, "momentum": 0.9, "dampening": 0.1}, steps=6, change=reset)
+    _assert_same(runs)
+
+
+def test_a_gradient_of_another_kind_for_one_step_takes_the_reference_path_then_the_kernel_again():
+    def stride(opt, params, step):
+        if step == 3:
+            params[0].grad = params[0].grad.t().contiguous().t()  # column-major: not for the kernels
+
+    runs = _side_by_side("Adam", {"lr": 0.01}, steps=7, change=stride)
+    _assert_same(runs)
+
+
+def test_a_loaded_state_dict_replaces_the_records():
+    def reload(opt, params, step):
+        if step == 4:
+            saved = opt.state_dict()
+            saved["state"][0]["exp_avg"] = saved["state"][0]["exp_avg"] * 0.25
+            opt.load_state_dict(saved)
+
+    runs = _side_by_side("AdamW", {"lr": 0.01, "weight_decay": 0.1}, steps=8, change=reload)
+    _assert_same(runs)
+
+
+def test_a_parameter_without_a_gradient_for_a_while_is_stepped_again_after():
+    def drop(opt, params, step):
+        if step in (2, 3):
+            params[2].grad = None
+
+    runs = _side_by_side("NAdam", {"lr": 0.01}, steps=7, change=drop)
+    _assert_same(runs)
+    (params, opt), _ = runs
+    assert opt.state[params[2]]["step"].item() == 5.0
