@@ -187,3 +187,31 @@ def test_a_parameter_without_a_gradient_for_a_while_is_stepped_again_after():
     _assert_same(runs)
     (params, opt), _ = runs
     assert opt.state[params[2]]["step"].item() == 5.0
+
+
+@pytest.mark.parametrize("bits", [8, 16])
+def test_low_bit_records_follow_a_reloaded_state_and_leave_the_old_one_alone(bits):
+    """A reload mid-run (new tensors, same codes) continues bit for bit; the old moments stay as they were."""
+
+    def run(reload: bool):
+        gen = torch.Generator().manual_seed(3)
+        params = [torch.nn.Parameter(torch.randn(64, 80, generator=gen)) for _ in range(2)]
+        opt = adamkit.torch.Adam(params, lr=0.01, state_bits=bits, amsgrad=True)
+        old = {}
+        for step in range(6):
+            for p in params:
+                p.grad = torch.randn(p.shape, generator=gen)
+            if reload and step == 3:
+                old = {k: (v, v.clone()) for k, v in opt.state[params[0]].items()}
+                opt.load_state_dict(opt.state_dict())
+            opt.step()
+        for key, (tensor, values) in old.items():
+            assert torch.equal(tensor, values), key
+        return params, opt
+
+    (pa, a), (pb, b) = run(True), run(False)
+    assert a._engine.kernel.checked  # the fused low-bit kernels ran and kept records
+    for x, y in zip(pa, pb, strict=True):
+        assert torch.equal(x, y)
+        for key, value in b.state[y].items():
+            assert torch.equal(a.state[x][key], value), key

@@ -22,6 +22,7 @@ as ``fill_`` would.
 
 from __future__ import annotations
 
+import operator
 from typing import Any
 
 import numpy as np
@@ -123,6 +124,8 @@ class Checked:
         "kernel",
         "tensors",
         "addresses",
+        "state_tensors",
+        "state_addresses",
         "p_state",
         "layout",
         "scalars",
@@ -130,6 +133,10 @@ class Checked:
         "written",
         "where",
         "size",
+        "dtype",
+        "shape",
+        "complex",
+        "cpu",
     )
 
     def __init__(
@@ -138,6 +145,8 @@ class Checked:
         self.param, self.address, self.kernel = param, param.data_ptr(), kernel
         self.tensors = tensors
         self.addresses = [0 if t is None else t.data_ptr() for t in tensors]
+        self.state_tensors = [t for t in tensors if t is not None]
+        self.state_addresses = [t.data_ptr() for t in self.state_tensors]
         self.p_state = p_state
         self.layout = scalar_key(rule, read_scalars(rule, p_state))[0]
         #: per scalar key: the tensor holding it (None for a Python number) and its NumPy view
@@ -152,22 +161,26 @@ class Checked:
         self.written = [param, *(t for t in tensors if t is not None), *scalar_tensors]
         self.where = (param.device, kind[0], kernel.name)
         self.size = param.numel() * kind[1]
+        self.dtype, self.shape, self.complex, self.cpu = param.dtype, param.shape, kind[1] == 2, param.is_cpu
 
     def scalar_values(self, param: torch.Tensor, grad: torch.Tensor, p_state: State) -> tuple | None:
-        """The scalar state's values (as :func:`scalar_key`), or None if anything checked was swapped."""
+        """The scalar state's values (as :func:`scalar_key`), or None if anything checked was swapped.
+
+        ``param`` is the record's own (the engine finds records by ``id(param)``, and the record
+        keeps its parameter alive, so no other tensor can take that id).
+        """
         if not (
-            self.param is param
-            and param.data_ptr() == self.address
+            param.data_ptr() == self.address
             and p_state is self.p_state
             and len(p_state) == len(self.layout)
             and type(grad) in PLAIN_TENSORS
             and grad.layout is torch.strided
-            and grad.dtype is param.dtype
-            and grad.shape == param.shape  # also catches a view of another shape at the same address
+            and grad.dtype is self.dtype
+            and grad.shape == self.shape  # a parameter reshaped in place gets a gradient of its new shape
             and grad.is_contiguous()
-            and not grad.is_conj()
             and not grad.is_neg()
-            and (grad.is_cpu if param.is_cpu else grad.device == param.device)
+            and not (self.complex and grad.is_conj())  # only complex tensors carry a conjugate bit
+            and (grad.is_cpu if self.cpu else grad.device == param.device)
         ):
             return None
         values = []
@@ -185,12 +198,12 @@ class Checked:
 
     def holds(self, kernel: Any, tensors: tuple) -> bool:
         """Whether ``kernel`` and its state ``tensors`` are those checked (same objects, same memory)."""
-        if kernel is not self.kernel or len(tensors) != len(self.tensors):
-            return False
-        for t, checked, address in zip(tensors, self.tensors, self.addresses, strict=True):
-            if t is not checked or (t is not None and t.data_ptr() != address):
-                return False
-        return True
+        return (
+            kernel is self.kernel
+            and len(tensors) == len(self.tensors)
+            and all(map(operator.is_, tensors, self.tensors))
+            and list(map(torch.Tensor.data_ptr, self.state_tensors)) == self.state_addresses
+        )
 
     def store(self, new: State) -> None:
         """Write a step's new scalar state (and arrays to fill: SWATS's reset momentum)."""

@@ -31,21 +31,22 @@ from ...rules.spec import Rule, State
 from ..engine import Engine, fresh_state, plain_hyper
 from .state import MOMENTS, precision_for, read_moment, work_dtype, write_moment
 
-#: (device type, rule name) -> "module:attribute" of a low-bit kernel family (imported on first use).
+#: (device type, rule name) -> "module:class" of a low-bit kernel family (imported on first use).
 #: A Triton family for CUDA would add ("cuda", "adam") here.
 KERNELS: dict[tuple[str, str], str] = {
-    ("cpu", "adam"): "adamkit.torch.lowbit.fused:ADAM_LOWBIT",
-    ("cpu", "adamw"): "adamkit.torch.lowbit.fused:ADAM_LOWBIT",
+    ("cpu", "adam"): "adamkit.torch.lowbit.fused:AdamLowBit",
+    ("cpu", "adamw"): "adamkit.torch.lowbit.fused:AdamLowBit",
 }
 
 
 def kernel_for(rule: Rule, device_type: str = "cpu") -> Any | None:
-    """The low-bit kernel family for ``rule`` on ``device_type`` (imports numba), or None."""
+    """A new instance of the low-bit kernel family for ``rule`` on ``device_type`` (imports numba), or
+    None. Each optimizer has its own: it keeps records of the parameters it checked."""
     target = KERNELS.get((device_type, rule.name))
     if target is None or importlib.util.find_spec("numba") is None:
         return None
     module, attribute = target.split(":")
-    return getattr(importlib.import_module(module), attribute)
+    return getattr(importlib.import_module(module), attribute)()
 
 
 class LowBitEngine:
