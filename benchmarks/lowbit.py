@@ -43,7 +43,7 @@ import adamkit.torch as ak  # noqa: E402
 import ceiling  # noqa: E402
 import memory  # noqa: E402
 from run import machine, make_params, table  # noqa: E402
-from shapes import numel, parse_size  # noqa: E402
+from shapes import HOST_BOUND, numel, parse_size  # noqa: E402
 
 Factory = Callable[[list[torch.Tensor]], torch.optim.Optimizer]
 
@@ -159,6 +159,10 @@ def verdicts(rows: list[dict]) -> list[str]:
     out = []
     for r in rows:
         if r["optimizer"] not in TARGETS:
+            continue
+        if r["size"] in HOST_BOUND:
+            ratio = r["vs_torch_fused"]
+            out.append(f"info {r['size']} {r['optimizer']}: {ratio:.2f}x torch fused (host-bound: no target)")
             continue
         most = TARGETS[r["optimizer"]]
         bpp = r["state_bytes_per_param"]

@@ -35,6 +35,9 @@ MODELS: dict[str, list[Shape]] = {
     "gpt2-mini": gpt2_shapes(n_embd=32, vocab=512, n_ctx=128),
 }
 
+#: sizes whose step time is the host's work per tensor, not memory: reported, with no target
+HOST_BOUND = {"gpt2-mini"}
+
 
 def parse_size(spec: str) -> tuple[str, list[Shape]]:
     """``"16M"`` (one tensor of 16 * 2**20 values), ``"300K"``, ``"1000"``, or a model name."""

@@ -119,15 +119,17 @@ def test_a_state_tensor_swapped_by_the_user_is_the_one_updated(how):
         assert torch.equal(old["tensor"], old["values"])
 
 
-@pytest.mark.parametrize("how", ["in place", "replaced"])
+@pytest.mark.parametrize("how", ["in place", "replaced", "re-pointed"])
 def test_a_step_count_rewritten_is_read(how):
     def rewrite(opt, params, step):
         if step == 5:
             for p in params:
                 if how == "in place":
                     opt.state[p]["step"].fill_(1000.0)
-                else:
+                elif how == "replaced":
                     opt.state[p]["step"] = torch.tensor(1000.0)
+                else:
+                    opt.state[p]["step"].data = torch.tensor(1000.0)
 
     runs = _side_by_side("Adam", {"lr": 0.01}, steps=8, change=rewrite)
     _assert_same(runs)

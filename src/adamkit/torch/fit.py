@@ -157,6 +157,9 @@ class Checked:
         )
         self.views = {key: view for key, _, view in self.scalars if view is not None}
         scalar_tensors = [t for _, t, view in self.scalars if view is not None]
+        # a view keeps pointing at the memory it was made on: its tensor's address is checked too
+        self.state_tensors += scalar_tensors
+        self.state_addresses += [t.data_ptr() for t in scalar_tensors]
         # what the step writes behind autograd's back: the kernel's arrays, the scalars' views
         self.written = [param, *(t for t in tensors if t is not None), *scalar_tensors]
         self.where = (param.device, kind[0], kernel.name)
@@ -197,7 +200,8 @@ class Checked:
         return tuple(values)
 
     def holds(self, kernel: Any, tensors: tuple) -> bool:
-        """Whether ``kernel`` and its state ``tensors`` are those checked (same objects, same memory)."""
+        """Whether ``kernel`` and its state ``tensors`` are those checked (same objects, same memory;
+        the scalars' tensors in the same memory too)."""
         return (
             kernel is self.kernel
             and len(tensors) == len(self.tensors)
