@@ -4,14 +4,14 @@
 it returns a :class:`FusedEngine` where a kernel family exists for the rule and numba
 is installed, else ``None`` (the reference engine).
 
-Per step, the engine does in Python only O(1) work per tensor: check that the kernels
-can take it, compute its scalars (bias corrections, step) in float64 from the group's
-hyperparameters as the rule does (once per distinct ``step``), and note the addresses
-of its arrays. Then one kernel call per dtype updates every tensor of the group, its
-blocks spread over the cores (:mod:`adamkit.torch.kernels.jit`). A family whose tensors
-move through phases (SWATS: Adam, then SGD) makes one call per dtype and phase; a kernel
-that returns per-tensor sums has them turned into scalar state on the host after its call
-(:mod:`adamkit.torch.kernels.contract`).
+Per step, the engine does in Python only O(1) work per tensor: check that the kernels can
+take it (in full the first time, then only that nothing was swapped: :mod:`.fit`), compute
+its scalars (bias corrections, step) in float64 from the group's hyperparameters as the rule
+does (once per distinct ``step``), and note the addresses of its arrays. Then one kernel
+call per dtype updates every tensor of the group, its blocks spread over the cores
+(:mod:`adamkit.torch.kernels.jit`). A family whose tensors move through phases (SWATS: Adam,
+then SGD) makes one call per dtype and phase; a kernel that returns per-tensor sums has them
+turned into scalar state on the host after its call (:mod:`adamkit.torch.kernels.contract`).
 
 A parameter the kernels cannot take (float16 or bfloat16, a non-contiguous or sparse
 gradient, another device, a tensor subclass, state of another dtype) goes to the
