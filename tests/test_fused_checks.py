@@ -10,6 +10,9 @@ run the full checks once per parameter, not once per step.
 
 from __future__ import annotations
 
+import gc
+import weakref
+
 import pytest
 import torch
 
@@ -217,3 +220,22 @@ def test_low_bit_records_follow_a_reloaded_state_and_leave_the_old_one_alone(bit
         assert torch.equal(x, y)
         for key, value in b.state[y].items():
             assert torch.equal(a.state[x][key], value), key
+
+
+@pytest.mark.parametrize("bits", [32, 8])
+def test_the_state_of_a_frozen_parameter_can_be_freed(bits):
+    """Records go when a parameter has no gradient, so deleting its state frees the memory."""
+    params = [torch.nn.Parameter(torch.randn(64, 80)) for _ in range(2)]
+    opt = adamkit.torch.Adam(params, lr=0.01, state_bits=bits)
+    for _ in range(2):
+        for p in params:
+            p.grad = torch.randn(p.shape)
+        opt.step()
+    moment = "exp_avg" if bits == 32 else "exp_avg_codes"
+    gone = weakref.ref(opt.state[params[0]][moment])
+    params[0].grad = None  # frozen from here on, its optimizer state deleted to save memory
+    del opt.state[params[0]]
+    opt.step()
+    gc.collect()
+    assert gone() is None
+    assert opt.state[params[1]]["step"].item() == 3.0

@@ -149,7 +149,8 @@ class FusedEngine:
         leftovers = []
         for param in group["params"]:
             grad = param.grad
-            if grad is None:
+            if grad is None:  # frozen for now: its record goes, so that freed state is not kept alive
+                self.checked.pop(id(param), None)
                 continue
             found = self.find(rule, param, grad, state[param], hp, memo)
             if found is None:

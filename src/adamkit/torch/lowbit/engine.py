@@ -72,6 +72,8 @@ class LowBitEngine:
         for param in group["params"]:
             grad = param.grad
             if grad is None:
+                if self.kernel is not None:  # frozen for now: no record keeps its state alive
+                    self.kernel.checked.pop(id(param), None)
                 continue
             if grad.is_sparse:
                 raise ValueError(
