@@ -239,3 +239,21 @@ def test_the_state_of_a_frozen_parameter_can_be_freed(bits):
     gc.collect()
     assert gone() is None
     assert opt.state[params[1]]["step"].item() == 3.0
+
+
+def test_a_parameter_the_kernels_no_longer_take_drops_its_record():
+    params = [torch.nn.Parameter(torch.randn(64, 80)) for _ in range(2)]
+    opt = adamkit.torch.Adam(params, lr=0.01)
+    for step in range(3):
+        for p in params:
+            p.grad = torch.randn(p.shape, dtype=p.dtype)
+        if step == 2:
+            gone = weakref.ref(opt.state[params[0]]["exp_avg"])
+            del opt.state[params[0]]
+            params[0].data = params[0].data.half()  # now for the reference engine
+            params[0].grad = params[0].grad.half()
+        opt.step()
+    gc.collect()
+    assert id(params[0]) not in opt._engine.checked and id(params[1]) in opt._engine.checked
+    assert gone() is None
+    assert opt.state[params[0]]["exp_avg"].dtype == torch.float16

@@ -187,6 +187,7 @@ class FusedEngine:
                 tensors = None
             if tensors is not None and checked.holds(kernel, tensors):
                 return checked, current, args, new_scalars
+        self.checked.pop(id(param), None)  # stale: it must not keep old state alive if the checks fail
         found = self.check(rule, param, grad, p_state, hp)
         if found is None:
             return None
