@@ -23,6 +23,7 @@ as ``fill_`` would.
 from __future__ import annotations
 
 import operator
+from collections.abc import Collection
 from typing import Any
 
 import numpy as np
@@ -33,7 +34,7 @@ from ..rules.spec import Rule, State
 PLAIN_TENSORS = (torch.Tensor, torch.nn.Parameter)
 
 
-def plain(t: torch.Tensor, devices: Any) -> bool:
+def plain(t: torch.Tensor, devices: Collection[str]) -> bool:
     """Dense, contiguous, on one of ``devices`` (types), no lazy conjugate/negative bit, no subclass."""
     return (
         type(t) in PLAIN_TENSORS
@@ -49,7 +50,7 @@ def device_type(t: torch.Tensor) -> str:
     return "cpu" if t.is_cpu else t.device.type
 
 
-def takes(param: torch.Tensor, grad: torch.Tensor, devices: Any) -> bool:
+def takes(param: torch.Tensor, grad: torch.Tensor, devices: Collection[str]) -> bool:
     """Whether the kernels can update ``param`` (of a kernel dtype) with ``grad``."""
     return (
         grad.dtype == param.dtype
@@ -60,7 +61,7 @@ def takes(param: torch.Tensor, grad: torch.Tensor, devices: Any) -> bool:
     )
 
 
-def matches(t: torch.Tensor, param: torch.Tensor, devices: Any) -> bool:
+def matches(t: torch.Tensor, param: torch.Tensor, devices: Collection[str]) -> bool:
     """Whether state tensor ``t`` can be updated beside ``param``."""
     return (
         t.dtype == param.dtype
@@ -156,12 +157,12 @@ class Checked:
             if key in rule.scalar_state
         )
         self.views = {key: view for key, _, view in self.scalars if view is not None}
-        scalar_tensors = [t for _, t, view in self.scalars if view is not None]
         # a view keeps pointing at the memory it was made on: its tensor's address is checked too
+        scalar_tensors = [t for _, t, view in self.scalars if view is not None]
         self.state_tensors += scalar_tensors
         self.state_addresses += [t.data_ptr() for t in scalar_tensors]
         # what the step writes behind autograd's back: the kernel's arrays, the scalars' views
-        self.written = [param, *(t for t in tensors if t is not None), *scalar_tensors]
+        self.written = [param, *self.state_tensors]
         self.where = (param.device, kind[0], kernel.name)
         self.size = param.numel() * kind[1]
         self.dtype, self.shape, self.complex, self.cpu = param.dtype, param.shape, kind[1] == 2, param.is_cpu
@@ -198,6 +199,15 @@ class Checked:
             else:
                 values.append(tensor.item() if view is None else view.item())
         return tuple(values)
+
+    def value(self, key: str) -> Any:
+        """Scalar state ``key`` as a Python number (through its view where it has one), for a
+        caller that confirmed the record this step (:meth:`scalar_values`)."""
+        view = self.views.get(key)
+        if view is not None:
+            return view.item()
+        value = self.p_state[key]
+        return value.item() if isinstance(value, torch.Tensor) else value
 
     def holds(self, kernel: Any, tensors: tuple) -> bool:
         """Whether ``kernel`` and its state ``tensors`` are those checked (same objects, same memory;

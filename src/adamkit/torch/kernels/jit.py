@@ -41,6 +41,8 @@ Threads: as many as torch uses (``torch.get_num_threads()``, at most numba's poo
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numba
 import numpy as np
 import torch
@@ -222,13 +224,14 @@ def run_blocks(
 
 
 LAUNCHER_SIGNATURE = types.void(*[types.int64] * 12)
-_LAUNCHERS: dict[bool, object] = {}
+_LAUNCHERS: dict[bool, Callable[..., None]] = {}
 
 
-def launcher(parallel: bool):
+def launcher(parallel: bool) -> Callable[..., None]:
     """:func:`run_blocks` compiled, with or without ``parallel``, as a Python callable."""
     if parallel not in _LAUNCHERS:
-        _LAUNCHERS[parallel] = c_function(compiled(run_blocks, LAUNCHER_SIGNATURE, parallel), 12)
+        address = compiled(run_blocks, LAUNCHER_SIGNATURE, parallel)
+        _LAUNCHERS[parallel] = c_function(address, len(LAUNCHER_SIGNATURE.args))
     return _LAUNCHERS[parallel]
 
 

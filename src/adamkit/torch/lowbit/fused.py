@@ -105,8 +105,7 @@ class AdamLowBit:
             if checked is None:
                 tensors = arrays(p_state, hp, bits)
                 checked = self.checked[id(param)] = Checked(rule, param, p_state, self, tensors, FLOAT32)
-            view = checked.views.get("step")
-            step = p_state["step"].item() if view is None else view.item()
+            step = checked.value("step")
             if step not in memo:
                 args, new_scalars = adam_scalars(hp, {"step": step})
                 memo[step] = args, new_scalars, [rounding_seed(new_scalars["step"], n) for n in MOMENT_NAMES]
