@@ -31,13 +31,15 @@ for _ in range(3):
         p.grad = torch.randn_like(p)
     opt.step()
 digest = hashlib.sha256(b"".join(p.detach().numpy().tobytes() for p in params)).hexdigest()
-print(json.dumps({"engine": opt.engine, "params": digest, "compiler": "numba.np.arraymath" in sys.modules}))
+compiler = "numba.np.arraymath" in sys.modules
+print(json.dumps({"engine": opt.engine, "params": digest, "compiler": compiler, "threads": torch.get_num_threads()}))
 """
 
 
-def run_steps(cache: str) -> dict:
+def run_steps(cache: str, prelude: str = "") -> dict:
     env = {**os.environ, "NUMBA_CACHE_DIR": cache}
-    done = subprocess.run([sys.executable, "-c", STEPS], env=env, capture_output=True, text=True, check=True)
+    script = prelude + STEPS
+    done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True)
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
@@ -55,6 +57,16 @@ def test_a_new_process_loads_the_compiled_kernels_bit_for_bit_without_numba_s_co
         "adamkit.torch.kernels.jit.run_blocks",
     ]
     assert sorted(p.name for p in (tmp_path / "adamkit").glob("*.nbo")) == files
+
+
+def test_torch_s_thread_count_survives_numba_s_thread_pool_starting(tmp_path):
+    # numba's OpenMP pool, started by the first step (compiling, then loading), sets the shared
+    # OpenMP runtime's thread count to its own size; the user's torch.set_num_threads(1) must stay
+    prelude = "import torch\ntorch.set_num_threads(1)\n"
+    compiling = run_steps(str(tmp_path), prelude)
+    loading = run_steps(str(tmp_path), prelude)
+    assert compiling["compiler"] and not loading["compiler"]
+    assert compiling["threads"] == loading["threads"] == 1
 
 
 def triple(x):

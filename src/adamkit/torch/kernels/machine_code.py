@@ -46,6 +46,7 @@ from pathlib import Path
 import llvmlite
 import llvmlite.binding as llvm
 import numba
+import torch
 from numba import cfunc, types
 
 #: Source folders whose files go into every key: the kernels and the low-bit codecs they inline.
@@ -139,6 +140,7 @@ def compiled(function: Callable, signature: types.Signature, parallel: bool = Fa
     key = (function, str(signature), parallel)
     with _LOCK:
         if key not in _LOADED:
+            _codegen()  # numba's thread pool started here, where torch's thread count is kept
             path = cache_file(function, signature, parallel)
             _LOADED[key] = _load(path) or _compile(function, signature, parallel, path)
         return _LOADED[key][0]
@@ -163,7 +165,12 @@ def _codegen():
 
         context = cpu_target.target_context
         rtsys.initialize(context)
+        # Starting numba's OpenMP pool sets the thread count of the OpenMP runtime it shares
+        # with torch to numba's pool size: a user's torch.set_num_threads(1) would be undone
+        threads = torch.get_num_threads()
         _launch_threads()
+        if torch.get_num_threads() != threads:
+            torch.set_num_threads(threads)
         _CODEGEN.append(context.codegen())
     return _CODEGEN[0]
 
