@@ -31,8 +31,8 @@ for _ in range(3):
         p.grad = torch.randn_like(p)
     opt.step()
 digest = hashlib.sha256(b"".join(p.detach().numpy().tobytes() for p in params)).hexdigest()
-compiler = "numba.np.arraymath" in sys.modules
-print(json.dumps({"engine": opt.engine, "params": digest, "compiler": compiler, "threads": torch.get_num_threads()}))
+compiler, threads = "numba.np.arraymath" in sys.modules, torch.get_num_threads()
+print(json.dumps({"engine": opt.engine, "params": digest, "compiler": compiler, "threads": threads}))
 """
 
 
