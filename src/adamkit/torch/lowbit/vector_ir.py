@@ -32,6 +32,16 @@ def call(builder: ir.IRBuilder, name: str, ret: ir.Type, args: list[ir.Value]) -
     return builder.call(fn, args)
 
 
+def opaque(builder: ir.IRBuilder, value: ir.Value) -> ir.Value:
+    """``value`` unchanged, through an empty inline-assembly statement that LLVM cannot see into.
+
+    Keeps LLVM from rewriting what follows in terms of what precedes: after a widening load,
+    it would otherwise narrow the integer arithmetic back to bytes and widen each result
+    separately (four widenings for one).
+    """
+    return builder.asm(ir.FunctionType(value.type, [value.type]), "", "=x,0", [value], False)
+
+
 def host_has(feature: str) -> bool:
     """Whether numba compiles for this CPU (no ``NUMBA_CPU_NAME``) and it has ``feature`` (``"avx2"``)."""
     try:
