@@ -220,8 +220,10 @@ def encode_vectors(typingctx, values, factor, consts, codes, signed, count):
             )
             top = builder.bitcast(top, _VI)
             # the bin: floor, then clamped to [0, top], is the truncation clamped (the bounds are
-            # integers, and a truncated (-1, 0) is 0 as its clamped floor); cvttps2dq turns NaN
-            # into INT_MIN, which the clamp makes 0, as the portable formula does
+            # integers, and a truncated (-1, 0) is 0 as its clamped floor). x never exceeds its
+            # decade's bin count (y lies below the next cut; one's decade has inv_width 0), so the
+            # truncation cannot overflow; cvttps2dq turns NaN into INT_MIN, which the clamp makes
+            # 0, as the portable formula does
             x = builder.fmul(builder.fsub(y, start), inv_width)
             z = call(builder, "llvm.x86.avx.cvtt.ps2dq.256", _VI, [x])
             z = builder.select(builder.icmp_signed(">", z, zero), z, zero)
