@@ -19,11 +19,9 @@ constants held in registers):
 Every arithmetic step that makes a value is the portable one's (the same IEEE float32
 operations in the same order), so the codes and the decoded values are the same bit for
 bit (tested). Zero is the decade ``d = 0``, a select instead of a table entry, so that 8
-entries cover the unsigned map's 7 decades and one. Per 8 values (llvm-mca, Zen 3): about
-6 cycles to decode, 10 to encode. Measured on AMD Zen 3 (one core, in L1): encoding 0.7 ns
-per value against the portable 1.5-1.7; decoding 0.36-0.40 ns, as fast as the portable
-table lookup (before the widening was kept to one load, 0.56). ``AVAILABLE`` says whether
-it is used: the host CPU has AVX2 and numba compiles for the host.
+entries cover the unsigned map's 7 decades and one. Per 8 values, llvm-mca's estimate for
+Zen 3 is about 6 cycles to decode and 10 to encode (``make bench`` times the whole step).
+``AVAILABLE`` says whether it is used: the host CPU has AVX2 and numba compiles for the host.
 """
 
 from __future__ import annotations

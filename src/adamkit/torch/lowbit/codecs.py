@@ -116,7 +116,7 @@ def to_bfloat16(x: torch.Tensor, seed: int | None = None) -> torch.Tensor:
     bits = x.view(torch.int32).to(torch.int64) & 0xFFFFFFFF
     index = torch.arange(x.numel(), dtype=torch.int64, device=x.device).view(x.shape)
     noise = _mul32((index + seed) & 0xFFFFFFFF, GOLDEN) >> 16
-    out = ((bits + noise) >> 16) & 0xFFFF  # an infinity's low 16 bits are 0: it stays infinite
+    out = (bits + noise) >> 16  # an infinity's low 16 bits are 0: the noise leaves it infinite
     out = torch.where(torch.isnan(x), torch.full_like(out, 0x7FC0), out)
     return (out - ((out >> 15) << 16)).to(torch.int16).view(torch.bfloat16)  # 16 bits, as int16
 
