@@ -1,5 +1,13 @@
+import os
+
 import pytest
 import torch
+
+# Without a CUDA device, Triton's kernels run in its interpreter (NumPy on the CPU). Triton reads
+# the switch when a function is decorated, its own library's functions (``tl.max``, ...) included,
+# so it is set before anything imports Triton.
+if not torch.cuda.is_available():
+    os.environ["TRITON_INTERPRET"] = "1"
 
 
 @pytest.fixture

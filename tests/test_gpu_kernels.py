@@ -1,15 +1,13 @@
 """The Triton kernels (:mod:`adamkit.torch.gpu`) against the numba kernels and the reference engine.
 
-Without a GPU they run in Triton's interpreter (``TRITON_INTERPRET=1``: NumPy on the CPU),
-through the whole optimizer: the fused engine's CPU launcher is swapped for the Triton one,
-so the same tables (addresses, sizes, per-tensor scalars) that the numba kernels read are
-read by the Triton kernels. With CUDA, the kernels also run on the device against
+Without a GPU they run in Triton's interpreter (``TRITON_INTERPRET=1``, set by ``conftest.py``:
+NumPy on the CPU), through the whole optimizer: the fused engine's CPU launcher is swapped
+for the Triton one, so the same tables (addresses, sizes, per-tensor scalars) that the numba
+kernels read are read by the Triton kernels. With CUDA, the kernels also run on the device against
 torch.optim there. Skipped where Triton is not installed.
 """
 
 from __future__ import annotations
-
-import os
 
 import numpy as np
 import pytest
@@ -17,8 +15,6 @@ import torch
 
 pytest.importorskip("triton")
 pytest.importorskip("numba")
-if not torch.cuda.is_available():  # before any kernel is defined: they are interpreted
-    os.environ["TRITON_INTERPRET"] = "1"
 
 import adamkit.torch as ak  # noqa: E402
 from adamkit.torch import fused  # noqa: E402

@@ -11,10 +11,12 @@ one device: each Triton program takes ``BLOCK`` elements of one tensor (:mod:`.l
 * :mod:`.adam_variants`: Adamax, NAdam, RAdam;
 * :mod:`.sgd`: SGD (momentum, dampening, Nesterov, maximize, weight decay), and SWATS's
   SGD phase (the same table);
-* :mod:`.baselines`: RMSprop (centered, momentum), Adagrad.
+* :mod:`.baselines`: RMSprop (centered, momentum), Adagrad;
+* :mod:`.lowbit`: Adam and AdamW with 8-bit or bfloat16 moments (``state_bits``), launched
+  by the low-bit engine (:data:`adamkit.torch.lowbit.fused.LAUNCHERS`).
 
 Adadelta, SWATS's Adam phase (which sums over each tensor), options only the Keras front
-end uses, and low-bit state run on the reference engine on a GPU.
+end uses, and low-bit state of the other rules run on the reference engine on a GPU.
 
 Arithmetic: the rule's operations in its order, with IEEE-rounded square root and
 division (``sqrt_rn``, ``div_rn``); the GPU compiler may still fuse a multiply and an add

@@ -67,12 +67,16 @@ def begin(addresses, sizes, scalars, block_tensor, block_start, n_addresses, n_s
 
 
 @triton.jit
-def adam_moments(exp_avg, exp_avg_sq, g, mask, s):
-    """Adam's new moments, stored and returned: ``lerp(m, g, 1 - beta1)`` and ``v*beta2 + (1-beta2)g^2``
+def new_moments(m, v, g, s):
+    """Adam's new moments from the old: ``lerp(m, g, 1 - beta1)`` and ``v*beta2 + (1-beta2)g^2``
     (scalars 4, 5, 6 of the Adam, NAdam and RAdam families)."""
-    m = tl.load(exp_avg, mask=mask)
-    m = m + tl.load(s + 4) * (g - m)
-    v = tl.load(exp_avg_sq, mask=mask) * tl.load(s + 5) + tl.load(s + 6) * (g * g)
+    return m + tl.load(s + 4) * (g - m), v * tl.load(s + 5) + tl.load(s + 6) * (g * g)
+
+
+@triton.jit
+def adam_moments(exp_avg, exp_avg_sq, g, mask, s):
+    """Adam's new moments (:func:`new_moments`), loaded, stored and returned."""
+    m, v = new_moments(tl.load(exp_avg, mask=mask), tl.load(exp_avg_sq, mask=mask), g, s)
     tl.store(exp_avg, m, mask=mask)
     tl.store(exp_avg_sq, v, mask=mask)
     return m, v

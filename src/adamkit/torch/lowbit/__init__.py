@@ -17,6 +17,7 @@ parameter update uses the new moments before they are rounded. Only storage diff
 * :mod:`.engine`: the low-bit engine (reference path and dispatch), :mod:`.fused`
   and :mod:`.adam_kernels`: the fused numba kernels for Adam and AdamW, whose 8-bit codec
   is :mod:`.jit` (portable), :mod:`.avx2` or :mod:`.simd` (AVX-512 encoder), by the CPU;
+  on CUDA devices their Triton versions (:mod:`adamkit.torch.gpu.lowbit`);
 * :mod:`.convert`: loading checkpoints across precisions.
 
 Example:

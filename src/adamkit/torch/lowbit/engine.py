@@ -13,9 +13,9 @@ Per parameter of a group (:func:`.state.precision_for` decides its precision):
   and the parameter rounded back to its dtype. The math is the rule's; only the codec
   differs from ``state_bits=32``.
 
-Devices: the kernels here are CPU (numba). A GPU engine (Triton kernels over the same
-codecs: same keys, same maps, same rounding formula) registers in :data:`KERNELS` under
-its device type; parameters on a device without kernels take the reference path, which
+Devices: a family runs its kernels on the devices of its launchers (:data:`.fused.LAUNCHERS`:
+numba on the CPU, Triton on CUDA devices, over the same codecs: same keys, same maps, same
+rounding formula); parameters on a device without kernels take the reference path, which
 is plain torch and runs anywhere.
 """
 
@@ -31,18 +31,17 @@ from ...rules.spec import Rule, State
 from ..engine import Engine, fresh_state, plain_hyper
 from .state import MOMENTS, precision_for, read_moment, work_dtype, write_moment
 
-#: (device type, rule name) -> "module:class" of a low-bit kernel family (imported on first use).
-#: A Triton family for CUDA would add ("cuda", "adam") here.
-KERNELS: dict[tuple[str, str], str] = {
-    ("cpu", "adam"): "adamkit.torch.lowbit.fused:AdamLowBit",
-    ("cpu", "adamw"): "adamkit.torch.lowbit.fused:AdamLowBit",
+#: rule name -> "module:class" of a low-bit kernel family (imported on first use).
+KERNELS: dict[str, str] = {
+    "adam": "adamkit.torch.lowbit.fused:AdamLowBit",
+    "adamw": "adamkit.torch.lowbit.fused:AdamLowBit",
 }
 
 
-def kernel_for(rule: Rule, device_type: str = "cpu") -> Any | None:
-    """A new instance of the low-bit kernel family for ``rule`` on ``device_type`` (imports numba), or
-    None. Each optimizer has its own: it keeps records of the parameters it checked."""
-    target = KERNELS.get((device_type, rule.name))
+def kernel_for(rule: Rule) -> Any | None:
+    """A new instance of the low-bit kernel family for ``rule`` (imports numba), or None. Each
+    optimizer has its own: it keeps records of the parameters it checked."""
+    target = KERNELS.get(rule.name)
     if target is None or importlib.util.find_spec("numba") is None:
         return None
     module, attribute = target.split(":")

@@ -1,14 +1,18 @@
 """Host side of the fused low-bit Adam/AdamW kernels: which parameters they take, and one call per step.
 
 Per step, in Python, O(1) work per tensor: check that the kernel can take it (float32,
-dense, contiguous, on the CPU; its moments stored at the group's precision), compute the
-per-step scalars once per distinct ``step`` (:func:`adamkit.torch.kernels.adam.scalars`,
-the same host code as the fp32 kernel), and note the addresses. Then one kernel call per
-precision updates every tensor, its units of 16,384 values spread over the cores.
+dense, contiguous, on a device with kernels; its moments stored at the group's precision
+on the same device), compute the per-step scalars once per distinct ``step``
+(:func:`adamkit.torch.kernels.adam.scalars`, the same host code as the fp32 kernel), and
+note the addresses. Then one kernel call per device updates every tensor there: on the
+CPU, the numba kernels of :mod:`.adam_kernels`, units of 16,384 values spread over the
+cores; on CUDA devices (with Triton), :mod:`adamkit.torch.gpu.lowbit`.
 """
 
 from __future__ import annotations
 
+import importlib.util
+from collections import defaultdict
 from typing import Any
 
 import numpy as np
@@ -16,7 +20,7 @@ import torch
 
 from ...rules.spec import Rule, State
 from ..fit import Checked, plain, takes
-from ..fused import bump_versions
+from ..fused import bump_versions, imported
 from ..kernels.adam import scalars as adam_scalars
 from ..kernels.jit import entry_point, run
 from . import adam_kernels as kernels
@@ -24,7 +28,11 @@ from .codecs import BLOCK, absmax_key, codes_key, rounding_seed
 from .engine import fresh_lowbit_state
 
 FLOAT32 = (np.dtype(np.float32), 1)  # what the kernels compute in, reals per element
-CPU = ("cpu",)  # the kernels here are numba's: a CUDA tensor takes the reference path
+#: device type -> "module:function" running a table of that device's tensors (as the fp32 engine's
+#: :data:`adamkit.torch.fused.LAUNCHERS`); tensors elsewhere take the reference path
+LAUNCHERS: dict[str, str] = {"cpu": "adamkit.torch.lowbit.fused:launch_cpu"}
+if importlib.util.find_spec("triton") is not None:
+    LAUNCHERS["cuda"] = "adamkit.torch.gpu.lowbit:launch"
 MOMENT_NAMES = ("exp_avg", "exp_avg_sq", "max_exp_avg_sq")  # in the kernels' order
 
 
@@ -32,26 +40,24 @@ def moment_names(hp: dict[str, Any]) -> tuple[str, ...]:
     return MOMENT_NAMES if hp["amsgrad"] else MOMENT_NAMES[:2]
 
 
+def beside(t: Any, param: torch.Tensor) -> bool:
+    """Whether ``t`` is a plain tensor on ``param``'s device, which has kernels."""
+    return isinstance(t, torch.Tensor) and plain(t, LAUNCHERS) and t.device == param.device
+
+
 def stored_as(p_state: State, name: str, param: torch.Tensor, precision: int) -> bool:
     """Whether moment ``name`` is stored at ``precision`` in the layout the kernels read."""
     if precision == 16:
         t = p_state.get(name)
-        return (
-            isinstance(t, torch.Tensor)
-            and t.dtype == torch.bfloat16
-            and t.shape == param.shape
-            and plain(t, CPU)
-        )
+        return beside(t, param) and t.dtype == torch.bfloat16 and t.shape == param.shape
     codes, absmax = p_state.get(codes_key(name)), p_state.get(absmax_key(name))
     return (
-        isinstance(codes, torch.Tensor)
-        and isinstance(absmax, torch.Tensor)
+        beside(codes, param)
+        and beside(absmax, param)
         and codes.dtype == torch.uint8
         and codes.shape == param.shape
-        and plain(codes, CPU)
         and absmax.dtype == torch.float32
         and absmax.numel() == -(-param.numel() // BLOCK)
-        and plain(absmax, CPU)
     )
 
 
@@ -78,7 +84,7 @@ class AdamLowBit:
             del self.checked[id(param)]  # something was swapped: checked again in full
         if precision not in (8, 16) or param.dtype != torch.float32 or hp.get("differentiable", False):
             return False
-        if not takes(param, grad, CPU):
+        if not takes(param, grad, LAUNCHERS):
             return False
         if not p_state:  # created at the first step, in the kernels' layout
             return True
@@ -93,8 +99,10 @@ class AdamLowBit:
     def step(
         self, rule: Rule, params: list[torch.Tensor], hp: dict[str, Any], state: dict, bits: int
     ) -> None:
-        """One step of ``params`` (all taken by :meth:`takes` at precision ``bits``): one kernel call."""
-        addresses, sizes, scalars, seeds, written = [], [], [], [], []
+        """One step of ``params`` (all taken by :meth:`takes` at precision ``bits``): one kernel call
+        per device."""
+        tables: dict[torch.device, Table] = defaultdict(Table)
+        written = []
         memo: dict[float, tuple] = {}  # the scalars and rounding seeds, once per distinct step
         updates = []
         for param in params:
@@ -110,13 +118,15 @@ class AdamLowBit:
                 args, new_scalars = adam_scalars(hp, {"step": step})
                 memo[step] = args, new_scalars, [rounding_seed(new_scalars["step"], n) for n in MOMENT_NAMES]
             args, new_scalars, step_seeds = memo[step]
-            addresses.append([checked.address, param.grad.data_ptr(), *checked.addresses])
-            sizes.append(checked.size)
-            scalars.append(args)
-            seeds.append(step_seeds)
+            table = tables[param.device]
+            table.addresses.append([checked.address, param.grad.data_ptr(), *checked.addresses])
+            table.sizes.append(checked.size)
+            table.scalars.append(args)
+            table.seeds.append(step_seeds)
             written.extend(checked.written)
             updates.append((checked, new_scalars))
-        launch(bits, addresses, sizes, scalars, seeds, hp["amsgrad"])
+        for device, table in tables.items():
+            table.launch(device, bits, hp["amsgrad"])
         bump_versions(written)  # the kernels wrote the parameters and moments behind autograd's back
         for checked, new_scalars in updates:
             checked.store(new_scalars)
@@ -135,15 +145,46 @@ def arrays(p_state: State, hp: dict[str, Any], precision: int) -> tuple[torch.Te
     return tuple(out)
 
 
-def launch(precision: int, addresses: list, sizes: list, scalars: list, seeds: list, amsgrad: bool) -> None:
-    """One kernel call for a table of tensors: its units of work on this thread, or on as many
-    threads as torch uses (:func:`adamkit.torch.kernels.jit.run`, as the fp32 kernels)."""
-    size_array = np.array(sizes, np.int64)
-    starts = kernels.unit_starts(size_array)
-    table = np.array(addresses, np.int64)
-    values = np.array(scalars, np.float64).astype(np.float32)  # as torch casts a Python float
+class Table:
+    """The tensors of one device that one kernel call updates: a row each."""
+
+    def __init__(self) -> None:
+        self.addresses: list[list[int]] = []
+        self.sizes: list[int] = []
+        self.scalars: list[tuple] = []
+        self.seeds: list[list[int]] = []
+
+    def launch(self, device: torch.device, precision: int, amsgrad: bool) -> None:
+        """Run the table with its device's launcher (:data:`LAUNCHERS`)."""
+        imported(LAUNCHERS[device.type])(
+            precision,
+            np.array(self.addresses, np.int64),
+            np.array(self.sizes, np.int64),
+            np.array(self.scalars, np.float64).astype(np.float32),  # as torch casts a Python float
+            np.array(self.seeds, np.uint64),
+            amsgrad,
+            device,
+        )
+
+
+def launch_cpu(
+    precision: int,
+    addresses: np.ndarray,
+    sizes: np.ndarray,
+    scalars: np.ndarray,
+    seeds: np.ndarray,
+    amsgrad: bool,
+    device: torch.device,
+) -> None:
+    """One numba kernel call for a table of CPU tensors: its units of work on this thread, or on as
+    many threads as torch uses (:func:`adamkit.torch.kernels.jit.run`, as the fp32 kernels).
+
+    The table's rows (``addresses``, ``scalars`` in float32, ``seeds``: the moments' rounding
+    seeds) are laid out as :mod:`.adam_kernels` says; every launcher reads them so.
+    """
+    starts = kernels.unit_starts(sizes)
     if precision == 8:
         entry, extra = (kernels.adam8_amsgrad_entry if amsgrad else kernels.adam8_entry), None
     else:
-        entry, extra = kernels.adam16_entry, np.array(seeds, np.uint64)
-    run(entry_point(entry, np.float32), starts, table, size_array, values, kernels.UNIT, extra)
+        entry, extra = kernels.adam16_entry, seeds
+    run(entry_point(entry, np.float32), starts, addresses, sizes, scalars, kernels.UNIT, extra)

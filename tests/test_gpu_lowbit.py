@@ -1,0 +1,118 @@
+"""The low-bit Triton kernels (:mod:`adamkit.torch.gpu.lowbit`) against the numba kernels.
+
+Without a GPU they run in Triton's interpreter (``TRITON_INTERPRET=1``, set by ``conftest.py``)
+through the whole optimizer: the CPU launcher of the low-bit engine is swapped for the Triton one, so both
+read the same tables, and the stored bits (parameters, codes, scales, bfloat16 moments)
+must be the same. With CUDA, the kernels also run on the device against the numba kernels
+on copies. Skipped where Triton is not installed.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+pytest.importorskip("triton")
+pytest.importorskip("numba")
+
+import adamkit.torch as ak  # noqa: E402
+from adamkit.torch.gpu import lowbit as triton_lowbit  # noqa: E402
+from adamkit.torch.lowbit import engine, fused  # noqa: E402
+from adamkit.torch.lowbit.dynamic_map import SIGNED, UNSIGNED  # noqa: E402
+
+CASES = [
+    ("Adam", {}),
+    ("Adam", {"amsgrad": True, "weight_decay": 0.1}),
+    ("Adam", {"maximize": True, "betas": (0.8, 0.99), "eps": 1e-6}),
+    ("AdamW", {"weight_decay": 0.1}),
+    ("AdamW", {"amsgrad": True, "maximize": True}),
+]
+# a tail of 136 values; one program; two programs and a partial block; 4 blocks of 5 rows each
+SIZES = [(5000,), (64, 70), (4096 + 1030,), (1024, 5)]
+STEPS = 4
+
+
+def run(algo: str, kwargs: dict, bits: int, engine_name: str, monkeypatch) -> tuple[list, list]:
+    """Parameters and state after ``STEPS`` steps on fixed gradients (the first 300 values of the
+    first tensor's always zero: a block of zero moments, scale 0)."""
+    gen = torch.Generator().manual_seed(0)
+    params = [torch.randn(s, generator=gen, requires_grad=True) for s in SIZES]
+    grads = [[torch.randn(s, generator=gen) * 1e-2 for s in SIZES] for _ in range(STEPS)]
+    for step in grads:
+        step[0][:300] = 0.0
+    with monkeypatch.context() as patch:
+        if engine_name == "triton":
+            patch.setitem(fused.LAUNCHERS, "cpu", "adamkit.torch.gpu.lowbit:launch")
+        patch.setattr(engine, "step_reference", refuse)  # every tensor on the kernels
+        opt = getattr(ak, algo)(params, state_bits=bits, **kwargs)
+        for k in range(STEPS):
+            for p, g in zip(params, grads[k], strict=True):
+                p.grad = g.clone()
+            opt.step()
+    state = [sorted((k, v.clone()) for k, v in opt.state[p].items() if torch.is_tensor(v)) for p in params]
+    return [p.detach().clone() for p in params], state
+
+
+def refuse(*args):
+    raise AssertionError("the low-bit engine handed a tensor to the reference path")
+
+
+@pytest.mark.parametrize("bits", [8, 16])
+@pytest.mark.parametrize("algo, kwargs", CASES, ids=[f"{a}-{k}" for a, k in CASES])
+def test_triton_low_bit_kernels_store_the_numba_kernels_bits(algo, kwargs, bits, monkeypatch):
+    triton_params, triton_state = run(algo, kwargs, bits, "triton", monkeypatch)
+    numba_params, numba_state = run(algo, kwargs, bits, "numba", monkeypatch)
+    for a, b in zip(triton_params, numba_params, strict=True):
+        assert torch.equal(a, b)
+    states = []
+    for mine, theirs in zip(triton_state, numba_state, strict=True):
+        assert [k for k, _ in mine] == [k for k, _ in theirs]
+        for (key, x), (_, y) in zip(mine, theirs, strict=True):
+            assert x.dtype == y.dtype and torch.equal(x, y), key
+        states.append(dict(mine))
+    moments = ["exp_avg", "exp_avg_sq"] + ["max_exp_avg_sq"] * kwargs.get("amsgrad", False)
+    stored = [m + "_codes" for m in moments] + [m + "_absmax" for m in moments] if bits == 8 else moments
+    assert sorted(states[0]) == sorted(stored + ["step"])
+    if bits == 8 and not (algo == "Adam" and kwargs.get("weight_decay")):  # (L2 adds to the gradient)
+        codes = states[0]["exp_avg_sq_codes"]  # zero gradients kept the code of zero, the others moved
+        assert (codes[:256] == 0).all() and (codes[300:] != 0).float().mean() > 0.99
+
+
+def test_the_kernels_read_the_maps_of_the_codecs():
+    """The constants table holds each map's decode table and rounding constants where the kernels look."""
+    for k, cmap in enumerate((SIGNED, UNSIGNED)):
+        constants = triton_lowbit.CONSTANTS[k * triton_lowbit.MAP_SIZE : (k + 1) * triton_lowbit.MAP_SIZE]
+        assert np.array_equal(constants[: cmap.decode.size], cmap.decode)
+        for offset, values in (
+            (triton_lowbit.CUT, cmap.cuts),
+            (triton_lowbit.START, cmap.starts),
+            (triton_lowbit.INV_WIDTH, cmap.inv_widths),
+            (triton_lowbit.TOP, cmap.tops),
+        ):
+            assert np.array_equal(constants[offset : offset + values.size], values)
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+@pytest.mark.parametrize("bits", [8, 16])
+@pytest.mark.parametrize("kwargs", [{}, {"amsgrad": True, "weight_decay": 0.1}])
+def test_low_bit_adam_on_cuda_equals_the_cpu_kernels(bits, kwargs):
+    gen = torch.Generator().manual_seed(0)
+    cpu = [torch.randn(s, generator=gen, requires_grad=True) for s in SIZES]
+    cuda = [p.detach().cuda().requires_grad_() for p in cpu]
+    a, b = ak.Adam(cpu, state_bits=bits, **kwargs), ak.Adam(cuda, state_bits=bits, **kwargs)
+    assert a.engine == b.engine == "fused"
+    for _ in range(20):
+        for p, q in zip(cpu, cuda, strict=True):
+            p.grad = torch.randn(p.shape, generator=gen) * 1e-2
+            q.grad = p.grad.cuda()
+        a.step()
+        b.step()
+    for p, q in zip(cpu, cuda, strict=True):
+        torch.testing.assert_close(q.cpu(), p.detach(), rtol=1e-5, atol=1e-6)
+        for key, x in a.state[p].items():
+            y = b.state[q][key]
+            assert y.device == q.device or key == "step"
+            # the same codes, but where an FMA moved a value across a midpoint
+            assert (x.cpu() != y.cpu()).float().mean() < 1e-3, key
