@@ -19,8 +19,8 @@ Adadelta, SWATS's Adam phase (which sums over each tensor), options only the Ker
 end uses, and low-bit state of the other rules run on the reference engine on a GPU.
 
 Arithmetic: the rule's operations in its order, with IEEE-rounded square root and
-division (``sqrt_rn``, ``div_rn``); the GPU compiler may still fuse a multiply and an add
-into one FMA, so results agree with the CPU engines within float rounding, not bit for bit.
+division (``sqrt_rn``, ``div_rn``), compiled without FMAs (:data:`.launch.NO_FMA`), so
+each operation rounds as it does on the CPU (the per-step scalars come from the host).
 
 Tests: the kernels run in Triton's interpreter (``TRITON_INTERPRET=1``, NumPy on the CPU)
 against the numba kernels on the same tables, so CI without a GPU checks their logic; on

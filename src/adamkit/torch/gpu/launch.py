@@ -18,6 +18,11 @@ import torch
 from . import FAMILIES
 
 BLOCK = 1024  # elements per Triton program
+#: Every multiply and add rounded on its own, as on the CPU (numba does not fuse them): the
+#: kernels then perform the CPU kernels' IEEE operations, and their square roots and divisions
+#: are rounded to nearest too (``sqrt_rn``, ``div_rn``). The kernels are memory-bound: FMAs
+#: would save nothing measurable.
+NO_FMA = False
 
 
 def family(name: str) -> tuple[Any, Any] | None:
@@ -69,5 +74,6 @@ def launch(
         scalars.shape[1],
         BLOCK=BLOCK,
         DOUBLE=scalars.dtype == np.float64,
+        enable_fp_fusion=NO_FMA,
         **flags(scalars),
     )

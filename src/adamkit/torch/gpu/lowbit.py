@@ -17,9 +17,8 @@ The codecs are the numba kernels' portable ones, operation for operation:
 * **bfloat16**: the stored bits shifted up; stored with stochastic rounding, the noise of
   element ``i`` hashed from ``i`` and the moment's seed (:func:`adamkit.torch.lowbit.codecs.to_bfloat16`).
 
-In Triton's interpreter the stored bits equal the numba kernels' (tested); on a GPU the
-compiler may fuse the moments' multiply-adds into FMAs, which can move a value that lies
-within an ulp of a midpoint between two codes to the other code.
+Every operation is rounded as on the CPU (no FMAs: :data:`.launch.NO_FMA`), so the stored
+bits are the numba kernels'; in Triton's interpreter they are equal (tested).
 """
 
 from __future__ import annotations
@@ -32,7 +31,7 @@ import triton.language as tl
 from ..lowbit.codecs import BLOCK as QUANT
 from ..lowbit.dynamic_map import CUTS, SIGNED, UNSIGNED, DynamicMap
 from .common import begin, decayed, elements, new_moments
-from .launch import BLOCK, program_map
+from .launch import BLOCK, NO_FMA, program_map
 
 ROWS = BLOCK // QUANT  # quantisation blocks per program
 # (a Triton function reads a module's globals only as constexpr)
@@ -89,9 +88,10 @@ def _encode(x, addresses, t, k, n_addresses, offsets, rows, mask, row_mask, cons
     normal = scale >= SMALLEST_NORMAL
     multiply = normal | (scale == 0.0)
     one = tl.full(scale.shape, 1.0, tl.float32)
-    factor = tl.div_rn(one, tl.where(normal, scale, one))
-    divisor = tl.where(multiply, one, scale)
-    q = tl.where(multiply[:, None], x * factor[:, None], tl.div_rn(x, divisor[:, None] + tl.zeros_like(x)))
+    q = x * tl.div_rn(one, tl.where(normal, scale, one))[:, None]
+    if tl.max((~multiply).to(tl.int32), axis=0) > 0:  # rare: divisions only where a block needs them
+        divisor = tl.where(multiply, one, scale)[:, None] + tl.zeros_like(x)
+        q = tl.where(multiply[:, None], q, tl.div_rn(x, divisor))
     bits = q.to(tl.int32, bitcast=True)
     y = (bits & 0x7FFFFFFF).to(tl.float32, bitcast=True)
     # :func:`..lowbit.jit.nearest_code`: the constants of the last decade whose cut y reaches
@@ -227,7 +227,7 @@ def launch(
     table = [put(addresses), put(sizes), put(scalars)]
     programs = put(block_tensor), put(block_start)
     shape = addresses.shape[1], scalars.shape[1]
-    switches = {"L2": bool(scalars[0, 1]), "AMSGRAD": amsgrad}
+    switches = {"L2": bool(scalars[0, 1]), "AMSGRAD": amsgrad, "enable_fp_fusion": NO_FMA}
     if precision == 8:
         if device not in _on_device:
             _on_device[device] = put(CONSTANTS)
