@@ -1,10 +1,11 @@
 """The Triton kernels (:mod:`adamkit.torch.gpu`) against the numba kernels and the reference engine.
 
-Without a GPU they run in Triton's interpreter (``TRITON_INTERPRET=1``, set by ``conftest.py``:
-NumPy on the CPU), through the whole optimizer: the fused engine's CPU launcher is swapped
-for the Triton one, so the same tables (addresses, sizes, per-tensor scalars) that the numba
-kernels read are read by the Triton kernels. With CUDA, the kernels also run on the device against
-torch.optim there. Skipped where Triton is not installed.
+The Triton kernels run on a CUDA device where there is one, else in Triton's interpreter
+(``TRITON_INTERPRET=1``, set by ``conftest.py``: NumPy on the CPU), through the whole
+optimizer: the fused engine's CPU launcher is swapped for the Triton one, so the same
+tables (addresses, sizes, per-tensor scalars) that the numba kernels read are read by the
+Triton kernels. With CUDA, they also run against torch.optim there. Skipped where Triton
+is not installed.
 """
 
 from __future__ import annotations
@@ -46,13 +47,18 @@ STEPS = 7  # RAdam's adaptive rate starts at step 6
 SIZES = [(0,), (5,), (40, 25), (2500,)]  # empty, under a program, several programs, a partial one
 
 
+#: where the Triton kernels run: a CUDA device, else the CPU in Triton's interpreter
+TRITON_DEVICE = "cuda" if torch.cuda.is_available() else "cpu"
+
+
 def run(algo: str, kwargs: dict, dtype: torch.dtype, engine: str, steps: int, monkeypatch) -> list:
-    """Parameters and state after ``steps`` steps on fixed gradients, with ``engine``."""
+    """Parameters and state (on the CPU) after ``steps`` steps on fixed gradients, with ``engine``."""
+    device = TRITON_DEVICE if engine == "triton" else "cpu"
     gen = torch.Generator().manual_seed(0)
-    params = [torch.randn(s, generator=gen, dtype=dtype, requires_grad=True) for s in SIZES]
-    grads = [[torch.randn(s, generator=gen, dtype=dtype) for s in SIZES] for _ in range(steps)]
+    params = [torch.randn(s, generator=gen, dtype=dtype).to(device).requires_grad_() for s in SIZES]
+    grads = [[torch.randn(s, generator=gen, dtype=dtype).to(device) for s in SIZES] for _ in range(steps)]
     with monkeypatch.context() as patch:
-        if engine == "triton":
+        if engine == "triton" and device == "cpu":
             patch.setitem(fused.LAUNCHERS, "cpu", "adamkit.torch.gpu.launch:launch")
         opt = getattr(ak, algo)(params, fused=engine != "reference", **kwargs)
         if engine != "reference" and algo != "SWATS":  # all on the kernels: a fallback would hide them
@@ -63,10 +69,8 @@ def run(algo: str, kwargs: dict, dtype: torch.dtype, engine: str, steps: int, mo
             opt.step()
         if algo == "SWATS":  # its Adam phase sums over each tensor: no Triton kernel, the reference runs it
             assert all(sw.switched for sw, p in zip(opt.switches(), params, strict=True) if p.numel())
-    tensors = [
-        [(k, v.clone()) for k, v in sorted(opt.state[p].items()) if torch.is_tensor(v)] for p in params
-    ]
-    return [p.detach().clone() for p in params], tensors
+    tensors = [[(k, v.cpu()) for k, v in sorted(opt.state[p].items()) if torch.is_tensor(v)] for p in params]
+    return [p.detach().cpu() for p in params], tensors
 
 
 def refuse(rule, group, state):
