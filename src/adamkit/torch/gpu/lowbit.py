@@ -1,5 +1,6 @@
 """Adam and AdamW with 8-bit or bfloat16 moments as Triton kernels: :mod:`adamkit.torch.lowbit.adam_kernels`
-on a GPU, reading the same tables (:func:`adamkit.torch.lowbit.fused.launch_cpu` describes them).
+on a GPU, reading the same tables (laid out as that module says; :func:`launch` is the CUDA entry of
+:data:`adamkit.torch.lowbit.fused.LAUNCHERS`).
 
 Each program takes 1024 values of one tensor (:data:`.launch.BLOCK`, :func:`.launch.program_map`):
 at 8 bits, a tile of four quantisation blocks of 256 values, one row each, so that a block's

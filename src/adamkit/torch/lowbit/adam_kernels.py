@@ -236,29 +236,6 @@ def adam8_amsgrad_entry(
     adam8_unit(u, a, z, s, c, MAPS[0], MAPS[1], True)
 
 
-@element
-def adam16_loop(arrays, s, index, seeds, l2, amsgrad):
-    """The 16-bit update of one unit's elements; ``l2`` and ``amsgrad`` are constants where
-    :func:`adam16_unit` inlines it, so each of its four copies is a loop without branches
-    (LLVM vectorises such loops, and a branch on a loop-invariant flag costs every iteration)."""
-    param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq = arrays
-    sign, weight_decay, decay = s[0], s[2], s[3]
-    one_minus_beta1, beta2, one_minus_beta2 = s[4], s[5], s[6]
-    step_size, inverse, eps = s[8], np.float32(1.0) / s[9], s[10]
-    m_seed, v_seed, x_seed = seeds[0], seeds[1], seeds[2]
-    for i in range(param.size):
-        g, p = decayed(grad[i], param[i], sign, l2, weight_decay, decay)
-        m_old, v_old = bf16_load(exp_avg[i]), bf16_load(exp_avg_sq[i])
-        m, v = moments(g, m_old, v_old, one_minus_beta1, beta2, one_minus_beta2)
-        exp_avg[i] = bf16_store_stochastic(m, index, m_seed)
-        exp_avg_sq[i] = bf16_store_stochastic(v, index, v_seed)
-        if amsgrad:
-            v = running_max(bf16_load(max_exp_avg_sq[i]), v)
-            max_exp_avg_sq[i] = bf16_store_stochastic(v, index, x_seed)
-        param[i] = adam_step(p, m, v, step_size, inverse, eps)
-        index = add32(index, 1)
-
-
 @block_kernel
 def adam16_unit(u, addresses, sizes, starts, scalars, seeds):
     """Unit ``u``: bfloat16 moments loaded, updated in float32, rounded back stochastically.
@@ -267,7 +244,10 @@ def adam16_unit(u, addresses, sizes, starts, scalars, seeds):
     """
     t, lo, hi = locate(u, sizes, starts)
     a, s = addresses[t], scalars[t]
-    amsgrad, l2 = s[7] != 0, s[1] != 0
+    sign, l2, weight_decay, decay = s[0], s[1] != 0, s[2], s[3]
+    one_minus_beta1, beta2, one_minus_beta2 = s[4], s[5], s[6]
+    amsgrad, step_size, inverse, eps = s[7] != 0, s[8], np.float32(1.0) / s[9], s[10]
+    m_seed, v_seed, x_seed = seeds[t, 0], seeds[t, 1], seeds[t, 2]
     param = memory_at(a[0], lo, hi, scalars)
     grad = memory_at(a[1], lo, hi, scalars)
     exp_avg = memory_at(a[2], lo, hi, _U16)
@@ -276,15 +256,27 @@ def adam16_unit(u, addresses, sizes, starts, scalars, seeds):
     # The rounding's element index ``lo + i`` is counted in 32 bits (it is used mod 2**32), so
     # that its vector is 8 lanes wide, not two vectors of 4 64-bit lanes narrowed each step.
     index = add32(lo, 0)
-    arrays = param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq
-    if amsgrad and l2:
-        adam16_loop(arrays, s, index, seeds[t], True, True)
-    elif amsgrad:
-        adam16_loop(arrays, s, index, seeds[t], False, True)
-    elif l2:
-        adam16_loop(arrays, s, index, seeds[t], True, False)
+    # Two loops, not one with a branch inside: LLVM vectorises each but not the branching one.
+    if amsgrad:
+        for i in range(hi - lo):
+            g, p = decayed(grad[i], param[i], sign, l2, weight_decay, decay)
+            m_old, v_old = bf16_load(exp_avg[i]), bf16_load(exp_avg_sq[i])
+            m, v = moments(g, m_old, v_old, one_minus_beta1, beta2, one_minus_beta2)
+            exp_avg[i] = bf16_store_stochastic(m, index, m_seed)
+            exp_avg_sq[i] = bf16_store_stochastic(v, index, v_seed)
+            v = running_max(bf16_load(max_exp_avg_sq[i]), v)
+            max_exp_avg_sq[i] = bf16_store_stochastic(v, index, x_seed)
+            param[i] = adam_step(p, m, v, step_size, inverse, eps)
+            index = add32(index, 1)
     else:
-        adam16_loop(arrays, s, index, seeds[t], False, False)
+        for i in range(hi - lo):
+            g, p = decayed(grad[i], param[i], sign, l2, weight_decay, decay)
+            m_old, v_old = bf16_load(exp_avg[i]), bf16_load(exp_avg_sq[i])
+            m, v = moments(g, m_old, v_old, one_minus_beta1, beta2, one_minus_beta2)
+            exp_avg[i] = bf16_store_stochastic(m, index, m_seed)
+            exp_avg_sq[i] = bf16_store_stochastic(v, index, v_seed)
+            param[i] = adam_step(p, m, v, step_size, inverse, eps)
+            index = add32(index, 1)
 
 
 def adam16_entry(u, addresses, tensors, width, sizes, starts, scalars, count, block, extra, extra_count):
