@@ -38,14 +38,17 @@ TRITON_DEVICE = "cuda" if torch.cuda.is_available() else "cpu"
 
 
 def run(algo: str, kwargs: dict, bits: int, engine_name: str, monkeypatch) -> tuple[list, list]:
-    """Parameters and state after ``STEPS`` steps on fixed gradients (the first 300 values of the
-    first tensor's always zero: a block of zero moments, scale 0)."""
+    """Parameters and state after ``STEPS`` steps on fixed gradients, with the cases a codec must
+    treat apart: in the first tensor, a block of zero gradients (scale 0) and one of 1e-20 (``v``'s
+    scale subnormal: a division); a NaN at step 2 in the third (its block's scale NaN from then on)."""
     device = TRITON_DEVICE if engine_name == "triton" else "cpu"
     gen = torch.Generator().manual_seed(0)
     params = [torch.randn(s, generator=gen).to(device).requires_grad_() for s in SIZES]
     grads = [[(torch.randn(s, generator=gen) * 1e-2).to(device) for s in SIZES] for _ in range(STEPS)]
     for step in grads:
         step[0][:300] = 0.0
+        step[0][512:768] = 1e-20
+    grads[2][2][700] = float("nan")
     with monkeypatch.context() as patch:
         if engine_name == "triton" and device == "cpu":
             patch.setitem(fused.LAUNCHERS, "cpu", "adamkit.torch.gpu.lowbit:launch")
@@ -69,19 +72,33 @@ def test_triton_low_bit_kernels_store_the_numba_kernels_bits(algo, kwargs, bits,
     triton_params, triton_state = run(algo, kwargs, bits, "triton", monkeypatch)
     numba_params, numba_state = run(algo, kwargs, bits, "numba", monkeypatch)
     for a, b in zip(triton_params, numba_params, strict=True):
-        assert torch.equal(a, b)
+        assert same_bits(a, b)
     states = []
     for mine, theirs in zip(triton_state, numba_state, strict=True):
         assert [k for k, _ in mine] == [k for k, _ in theirs]
         for (key, x), (_, y) in zip(mine, theirs, strict=True):
-            assert x.dtype == y.dtype and torch.equal(x, y), key
+            assert same_bits(x, y), key
         states.append(dict(mine))
     moments = ["exp_avg", "exp_avg_sq"] + ["max_exp_avg_sq"] * kwargs.get("amsgrad", False)
     stored = [m + "_codes" for m in moments] + [m + "_absmax" for m in moments] if bits == 8 else moments
     assert sorted(states[0]) == sorted(stored + ["step"])
     if bits == 8 and not (algo == "Adam" and kwargs.get("weight_decay")):  # (L2 adds to the gradient)
-        codes = states[0]["exp_avg_sq_codes"]  # zero gradients kept the code of zero, the others moved
+        codes, scales = states[0]["exp_avg_sq_codes"], states[0]["exp_avg_sq_absmax"]
         assert (codes[:256] == 0).all() and (codes[300:] != 0).float().mean() > 0.99
+        assert 0 < scales[2] < 2**-126  # the subnormal scale's block
+    nan_scales = states[2]["exp_avg_sq_absmax"].isnan().nonzero().flatten().tolist() if bits == 8 else [2]
+    assert nan_scales == [2]  # the block of the NaN gradient
+    nan_params = triton_params[2].isnan().nonzero().flatten().tolist()
+    assert nan_params == (list(range(512, 768)) if bits == 8 else [700])  # its block's, or its own
+
+
+def same_bits(x: torch.Tensor, y: torch.Tensor) -> bool:
+    """Equal dtypes, shapes and bits (NaN too)."""
+    return (
+        x.dtype == y.dtype
+        and x.shape == y.shape
+        and torch.equal(x.reshape(-1).view(torch.uint8), y.reshape(-1).view(torch.uint8))
+    )
 
 
 def test_the_kernels_read_the_maps_of_the_codecs():
