@@ -46,7 +46,7 @@ def test_compiles_what_is_asked_into_the_cache_and_lists_it(fresh_cache, capsys)
     )
 
 
-def test_each_entry_point_once_per_dtype_and_low_bit_only_for_adam():
+def test_each_entry_point_once_per_dtype_and_low_bit_where_a_family_has_it():
     names = [k.name for k in kernels(["adam", "adamw", "swats", "sgd"], ["float32", "float64"], ["8"])]
     assert names == [
         "launcher (serial)",
@@ -59,8 +59,13 @@ def test_each_entry_point_once_per_dtype_and_low_bit_only_for_adam():
         "swats-sgd float64",
         "adam 8-bit state",
         "adam 8-bit state, amsgrad",
+        "sgd 8-bit state",  # (SWATS has none: its Adam phase sums over each tensor)
     ]
-    assert [k.name for k in kernels(["rmsprop"], ["float32"], ["8", "16"])][2:] == ["rmsprop float32"]
+    assert [k.name for k in kernels(["rmsprop"], ["float32"], ["8", "16"])][2:] == [
+        "rmsprop float32",
+        "rmsprop 8-bit state",
+        "rmsprop 16-bit state",
+    ]
 
 
 @pytest.mark.parametrize(

@@ -161,6 +161,73 @@ def test_fused_equals_reference(bits, kwargs):
                 reference.state[q].update({k: v.clone() for k, v in fused.state[p].items()})
 
 
+FAMILY_CASES = [
+    ("Adamax", {"weight_decay": 0.1}),
+    ("NAdam", {}),
+    ("NAdam", {"decoupled_weight_decay": True, "weight_decay": 0.1, "maximize": True}),
+    ("RAdam", {}),  # its first steps: the SGD branch; from step 6 the adaptive one
+    ("SGD", {"lr": 0.01, "momentum": 0.9}),
+    ("SGD", {"lr": 0.01, "momentum": 0.9, "nesterov": True, "weight_decay": 0.1}),
+    ("RMSprop", {"lr": 1e-3}),
+    ("RMSprop", {"lr": 1e-3, "momentum": 0.9, "weight_decay": 0.1}),
+    ("Adagrad", {"lr_decay": 0.01}),
+]
+
+
+@needs_kernels
+@pytest.mark.parametrize("bits", [8, 16])
+@pytest.mark.parametrize("algo, kwargs", FAMILY_CASES, ids=[f"{a}{k or ''}" for a, k in FAMILY_CASES])
+def test_every_fused_family_s_low_bit_step_equals_the_reference_path(algo, kwargs, bits):
+    """Each family's fp32 kernel on decoded state (:mod:`adamkit.torch.lowbit.families`): from the same
+    state, a step's update of the parameters and the new stored state equal the reference path's."""
+    shapes = [(70, 100), (4096,), (5000,), (3,)]  # several units and chunks, a tail, one kept at 32 bits
+    gen = torch.Generator().manual_seed(2)
+    a = [torch.nn.Parameter(torch.randn(s, generator=gen) * 0.1) for s in shapes]
+    b = [torch.nn.Parameter(p.detach().clone()) for p in a]
+    fused = getattr(ak, algo)(a, state_bits=bits, **kwargs)
+    reference = getattr(ak, algo)(b, state_bits=bits, fused=False, **kwargs)
+    assert fused.engine == "fused" and reference.engine == "reference"
+    for _ in range(8):
+        before = [p.detach().clone() for p in a]
+        for p, q in zip(a, b, strict=True):
+            g = torch.randn(p.shape, generator=gen) * 0.01
+            p.grad, q.grad = g.clone(), g.clone()
+        fused.step()
+        reference.step()
+        for p, q, p0 in zip(a, b, before, strict=True):
+            mine, theirs = p.detach() - p0, q.detach() - p0  # the step itself, to its own scale
+            bound = 1e-5 * theirs.abs().max() + 1e-6 * p0.abs()  # (and an ulp or so of the parameter)
+            assert ((mine - theirs).abs() <= bound).all(), (mine - theirs).abs().max()
+            assert fused.state[p].keys() == reference.state[q].keys()
+            low = [k for k, v in fused.state[p].items() if torch.is_tensor(v) and v.dtype != torch.float32]
+            assert bool(low) == (bits == 16 or p.numel() >= 4096)  # 8 bits: the large tensors only
+            for key in low:  # the same codes, but where a 1-ulp difference upstream flips a rounding
+                x, y = fused.state[p][key], reference.state[q][key]
+                assert x.dtype == y.dtype and (x != y).float().mean() < 1e-3, key
+            for name, value in moments_of(fused, p).items():
+                torch.testing.assert_close(value, moments_of(reference, q)[name], rtol=0.02, atol=1e-12)
+        with torch.no_grad():  # the same starting point for the next step
+            for p, q in zip(a, b, strict=True):
+                q.copy_(p)
+                reference.state[q].clear()
+                reference.state[q].update({k: v.clone() for k, v in fused.state[p].items()})
+
+
+@needs_kernels
+def test_low_bit_families_run_where_the_reference_would_be_100x_slower():
+    """Not a timing: which engine each low-bit parameter takes. SWATS (its Adam phase sums over each
+    tensor) and Adadelta have no fused family: their low-bit state takes the reference path."""
+    for algo, expected in [
+        ("NAdam", "fused"),
+        ("RMSprop", "fused"),
+        ("SWATS", "reference"),
+        ("Adadelta", "reference"),
+    ]:
+        assert getattr(ak, algo)([torch.zeros(5000, requires_grad=True)], state_bits=8).engine == expected, (
+            algo
+        )
+
+
 @needs_kernels
 def test_fused_takes_the_large_float32_tensors_only():
     big, small, half = torch.zeros(8192), torch.zeros(100), torch.zeros(8192, dtype=torch.bfloat16)
@@ -439,7 +506,7 @@ def test_repr_and_defaults_show_state_bits():
 
 def test_fused_true_without_a_low_bit_kernel_raises():
     with pytest.raises(ValueError, match="state_bits"):
-        ak.NAdam([torch.zeros(2, requires_grad=True)], fused=True, state_bits=8)
+        ak.SWATS([torch.zeros(2, requires_grad=True)], fused=True, state_bits=8)  # its sums: no kernel
 
 
 def test_sparse_gradients_need_32_bits():

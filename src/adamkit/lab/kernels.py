@@ -1,11 +1,11 @@
 """Compile the fused CPU kernels for this machine now, ahead of their first use.
 
 A kernel compiles on the first step that needs it (Adam's with the launchers about 4 s,
-8-bit Adam's about 15 s on a 2-core machine); every later process loads it in
-milliseconds (adamkit/torch/kernels/machine_code.py). Compile them ahead wherever a
-first step should be quick: while building a container image, into a cluster's shared
-cache (point NUMBA_CACHE_DIR at it), before timing anything. --list only tells what is
-compiled, and where.
+8-bit Adam's about 15 s, another family's 8-bit kernel about 8 s on a 2-core machine);
+every later process loads it in milliseconds (adamkit/torch/kernels/machine_code.py).
+Compile them ahead wherever a first step should be quick: while building a container
+image, into a cluster's shared cache (point NUMBA_CACHE_DIR at it), before timing
+anything. --list only tells what is compiled, and where.
 """
 
 from __future__ import annotations
@@ -52,11 +52,12 @@ def family_names() -> list[str]:
 
 def kernels(optimizers: Sequence[str], dtypes: Sequence[str], state_bits: Sequence[str]) -> list[Kernel]:
     """The launchers, then each entry point the optimizers run for the dtypes (each once: AdamW
-    runs Adam's, SWATS's SGD phase SGD's), then the low-bit Adam entries (8-bit: with and without
-    AMSGrad) where Adam or AdamW is asked for."""
+    runs Adam's, SWATS's SGD phase SGD's), then the low-bit entries of each family that has them
+    (8-bit Adam: with and without AMSGrad; SWATS has none)."""
     from ..torch.fused import KERNELS, imported
     from ..torch.kernels import jit
     from ..torch.lowbit import adam_kernels as lowbit
+    from ..torch.lowbit.fused import family_entries
 
     found = [
         Kernel(f"launcher ({kind})", jit.run_blocks, jit.LAUNCHER_SIGNATURE, kind == "parallel")
@@ -70,14 +71,20 @@ def kernels(optimizers: Sequence[str], dtypes: Sequence[str], state_bits: Sequen
                     seen.add((kernel.entry, dtype))
                     signature = jit.entry_signature(np.dtype(dtype))
                     found.append(Kernel(f"{kernel.name} {dtype}", kernel.entry, signature))
-    if {"adam", "adamw"} & set(optimizers):
-        variants = {
-            "8": [("", lowbit.adam8_entry), (", amsgrad", lowbit.adam8_amsgrad_entry)],
-            "16": [("", lowbit.adam16_entry)],
-        }
-        signature = jit.entry_signature(np.dtype(np.float32))
+    signature = jit.entry_signature(np.dtype(np.float32))
+    for name in dict.fromkeys("adam" if name == "adamw" else name for name in optimizers):
+        if name == "adam":
+            variants = {
+                "8": [("", lowbit.adam8_entry), (", amsgrad", lowbit.adam8_amsgrad_entry)],
+                "16": [("", lowbit.adam16_entry)],
+            }
+        elif name == "swats":  # no low-bit kernels: its Adam phase sums over each tensor
+            continue
+        else:
+            entries = family_entries(imported(KERNELS[name]))
+            variants = {bits: [("", entries[int(bits)])] for bits in STATE_BITS}
         for bits in state_bits:
-            found += [Kernel(f"adam {bits}-bit state{v}", entry, signature) for v, entry in variants[bits]]
+            found += [Kernel(f"{name} {bits}-bit state{v}", entry, signature) for v, entry in variants[bits]]
     return found
 
 
@@ -103,7 +110,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--state-bits",
         type=state_bits,
         default=list(STATE_BITS),
-        help="low-bit Adam/AdamW kernels: 8, 16, 8,16 (the default) or none",
+        help="low-bit kernels of the optimizers: 8, 16, 8,16 (the default) or none",
     )
     parser.add_argument("--list", action="store_true", help="only tell which kernels are compiled")
 

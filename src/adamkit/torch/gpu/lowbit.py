@@ -24,6 +24,8 @@ bits are the numba kernels'; in Triton's interpreter they are equal (tested).
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import torch
 import triton
@@ -208,16 +210,16 @@ def adam16_kernel(
 
 
 def launch(
+    entry: Any,
     precision: int,
     addresses: np.ndarray,
     sizes: np.ndarray,
     scalars: np.ndarray,
     seeds: np.ndarray,
-    amsgrad: bool,
     device: torch.device,
 ) -> None:
-    """One launch for a table of tensors on ``device`` (the arguments of
-    :func:`adamkit.torch.lowbit.fused.launch_cpu`, and the device)."""
+    """One launch for a table of Adam's tensors on ``device`` (the arguments of
+    :func:`adamkit.torch.lowbit.fused.launch_cpu`, whose numba ``entry`` is not needed here)."""
     block_tensor, block_start = program_map(sizes)
     if block_tensor.size == 0:
         return
@@ -228,7 +230,8 @@ def launch(
     table = [put(addresses), put(sizes), put(scalars)]
     programs = put(block_tensor), put(block_start)
     shape = addresses.shape[1], scalars.shape[1]
-    switches = {"L2": bool(scalars[0, 1]), "AMSGRAD": amsgrad, "enable_fp_fusion": NO_FMA}
+    # scalars 1 and 7 of Adam's row: l2 and amsgrad, the same for every tensor of a group
+    switches = {"L2": bool(scalars[0, 1]), "AMSGRAD": bool(scalars[0, 7]), "enable_fp_fusion": NO_FMA}
     if precision == 8:
         if device not in _on_device:
             _on_device[device] = put(CONSTANTS)

@@ -5,8 +5,8 @@ Per parameter of a group (:func:`.state.precision_for` decides its precision):
 * moments kept at 32 bits in the parameter's own dtype (float32/float64 tensors under
   4096 values at 8 bits, complex parameters): the optimizer's usual engine (fused or
   reference), exactly as with ``state_bits=32``;
-* bfloat16 or 8-bit moments of a float32 parameter, where a kernel family exists for the
-  rule (:data:`KERNELS`): one fused call for all of them (:mod:`.fused`);
+* bfloat16 or 8-bit moments of a float32 parameter, where the rule has a fused family
+  (:func:`kernel_for`): one fused call for all of them (:mod:`.fused`);
 * everything else: the **reference path**, the readable oracle of the fused kernels:
   the moments decoded to float32 (float64 for a float64 parameter), the rule's own
   ``update`` on float32 copies of the parameter and gradient, the new moments encoded
@@ -21,8 +21,6 @@ is plain torch and runs anywhere.
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 from typing import Any
 
 import torch
@@ -31,21 +29,20 @@ from ...rules.spec import Rule, State
 from ..engine import Engine, fresh_state, plain_hyper
 from .state import MOMENTS, precision_for, read_moment, work_dtype, write_moment
 
-#: rule name -> "module:class" of a low-bit kernel family (imported on first use).
-KERNELS: dict[str, str] = {
-    "adam": "adamkit.torch.lowbit.fused:AdamLowBit",
-    "adamw": "adamkit.torch.lowbit.fused:AdamLowBit",
-}
-
 
 def kernel_for(rule: Rule) -> Any | None:
-    """A new instance of the low-bit kernel family for ``rule`` (imports numba), or None. Each
-    optimizer has its own: it keeps records of the parameters it checked."""
-    target = KERNELS.get(rule.name)
-    if target is None or importlib.util.find_spec("numba") is None:
+    """A new instance of the low-bit kernels of ``rule``'s fused family (:class:`.fused.LowBitKernels`;
+    imports numba), or None where it has none (no fp32 kernel, or one with reductions or phases:
+    SWATS). Each optimizer has its own: it keeps records of the parameters it checked."""
+    from ..fused import kernel_for as fp32_kernel_for
+    from ..kernels.contract import FusedKernel
+
+    kernel = fp32_kernel_for(rule)
+    if not isinstance(kernel, FusedKernel) or kernel.reductions or rule.name not in MOMENTS:
         return None
-    module, attribute = target.split(":")
-    return getattr(importlib.import_module(module), attribute)()
+    from .fused import LowBitKernels
+
+    return LowBitKernels(kernel, rule)
 
 
 class LowBitEngine:

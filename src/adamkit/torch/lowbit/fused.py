@@ -1,17 +1,19 @@
-"""Host side of the fused low-bit Adam/AdamW kernels: which parameters they take, and one call per step.
+"""Host side of the fused low-bit kernels: which parameters they take, and one call per step.
 
 Per step, in Python, O(1) work per tensor: check that the kernel can take it (float32,
-dense, contiguous, on a device with kernels; its moments stored at the group's precision
-on the same device), compute the per-step scalars once per distinct ``step``
-(:func:`adamkit.torch.kernels.adam.scalars`, the same host code as the fp32 kernel), and
+dense, contiguous, on a device with kernels; its state stored at the group's precision on
+the same device), compute the per-step scalars once per distinct scalar state (the fp32
+family's own host code, :attr:`adamkit.torch.kernels.contract.FusedKernel.scalars`), and
 note the addresses. Then one kernel call per device updates every tensor there: on the
-CPU, the numba kernels of :mod:`.adam_kernels`, units of 16,384 values spread over the
-cores; on CUDA devices (with Triton), :mod:`adamkit.torch.gpu.lowbit`.
+CPU, numba kernels in units of 16,384 values spread over the cores (Adam's own,
+:mod:`.adam_kernels`; every other family's fp32 kernel on decoded chunks, :mod:`.families`);
+on CUDA devices (with Triton), Adam's :mod:`adamkit.torch.gpu.lowbit`.
 """
 
 from __future__ import annotations
 
 import importlib.util
+import sys
 from collections import defaultdict
 from typing import Any
 
@@ -21,11 +23,13 @@ import torch
 from ...rules.spec import Rule, State
 from ..fit import Checked, plain, takes
 from ..fused import bump_versions, imported
-from ..kernels.adam import scalars as adam_scalars
+from ..kernels.contract import FusedKernel
 from ..kernels.jit import entry_point, run
 from . import adam_kernels as kernels
+from . import families
 from .codecs import BLOCK, absmax_key, codes_key, rounding_seed
 from .engine import fresh_lowbit_state
+from .state import SIGNED_MOMENTS
 
 FLOAT32 = (np.dtype(np.float32), 1)  # what the kernels compute in, reals per element
 #: device type -> "module:function" running a table of that device's tensors (as the fp32 engine's
@@ -33,11 +37,21 @@ FLOAT32 = (np.dtype(np.float32), 1)  # what the kernels compute in, reals per el
 LAUNCHERS: dict[str, str] = {"cpu": "adamkit.torch.lowbit.fused:launch_cpu"}
 if importlib.util.find_spec("triton") is not None:
     LAUNCHERS["cuda"] = "adamkit.torch.gpu.lowbit:launch"
-MOMENT_NAMES = ("exp_avg", "exp_avg_sq", "max_exp_avg_sq")  # in the kernels' order
+#: families with kernels on every device of :data:`LAUNCHERS`; the others' run on the CPU only
+EVERY_DEVICE = frozenset({"adam"})
+#: state a family's kernel creates on its first step (SGD's momentum buffer: the first gradient)
+BORN_IN_KERNEL = {"sgd": frozenset({"momentum_buffer"})}
 
 
-def moment_names(hp: dict[str, Any]) -> tuple[str, ...]:
-    return MOMENT_NAMES if hp["amsgrad"] else MOMENT_NAMES[:2]
+class Names(dict):
+    """A stand-in state whose every entry is its own key: a family's ``arrays(state, param, hp)``
+    called on it returns its state arrays' names (None for those the flags leave unused)."""
+
+    def __missing__(self, key: str) -> str:
+        return key
+
+    def get(self, key: str, default: Any = None) -> str:
+        return key
 
 
 def beside(t: Any, param: torch.Tensor) -> bool:
@@ -61,17 +75,37 @@ def stored_as(p_state: State, name: str, param: torch.Tensor, precision: int) ->
     )
 
 
-class AdamLowBit:
-    """The fused 16-bit and 8-bit Adam/AdamW kernels (:mod:`.adam_kernels`) and their host code.
+def stored_empty(p_state: State, name: str, param: torch.Tensor, precision: int) -> None:
+    """Moment ``name`` stored as zeros at ``precision`` (for a kernel that writes it whole)."""
+    dense = torch.contiguous_format
+    if precision == 16:
+        p_state[name] = torch.zeros_like(param, dtype=torch.bfloat16, memory_format=dense)
+    else:
+        p_state[codes_key(name)] = torch.zeros_like(param, dtype=torch.uint8, memory_format=dense)
+        p_state[absmax_key(name)] = torch.zeros(-(-param.numel() // BLOCK), device=param.device)
+
+
+class LowBitKernels:
+    """A family's fused 16-bit and 8-bit kernels and their host code.
 
     One instance per optimizer: it keeps a :class:`..fit.Checked` record of each parameter
     it took, so that later steps only confirm nothing was swapped (see :mod:`..fit`).
+    ``kernel`` is the family's fp32 :class:`~adamkit.torch.kernels.contract.FusedKernel`, whose
+    state arrays, scalars and (but for Adam) update the low-bit kernels use; ``rule`` the
+    rule, whose scalar state they need.
     """
 
-    name = "adam"
-
-    def __init__(self) -> None:
+    def __init__(self, kernel: FusedKernel, rule: Rule) -> None:
+        self.kernel, self.name, self.scalar_keys = kernel, kernel.name, rule.scalar_state
         self.checked: dict[int, Checked] = {}  # by id(param)
+        self.devices = LAUNCHERS if self.name in EVERY_DEVICE else ("cpu",)
+        self.born = BORN_IN_KERNEL.get(self.name, frozenset())
+
+    def names(self, hp: dict[str, Any]) -> tuple[str | None, ...]:
+        """The family's state arrays, in its kernel's order (None: unused under these flags), padded
+        with None to the kernels' :data:`.families.ARRAYS`."""
+        names = tuple(self.kernel.arrays(Names(), None, hp))
+        return names + (None,) * (families.ARRAYS - len(names))
 
     def takes(self, param: torch.Tensor, p_state: State, hp: dict[str, Any], precision: int) -> bool:
         grad = param.grad
@@ -84,17 +118,34 @@ class AdamLowBit:
             del self.checked[id(param)]  # something was swapped: checked again in full
         if precision not in (8, 16) or param.dtype != torch.float32 or hp.get("differentiable", False):
             return False
-        if not takes(param, grad, LAUNCHERS):
+        if not takes(param, grad, self.devices) or not self.kernel.supports(hp):
             return False
         if not p_state:  # created at the first step, in the kernels' layout
             return True
-        return "step" in p_state and all(stored_as(p_state, n, param, precision) for n in moment_names(hp))
+        return all(key in p_state for key in self.scalar_keys) and all(
+            stored_as(p_state, n, param, precision) or n in self.born and not has_moment(p_state, n)
+            for n in self.names(hp)
+            if n is not None
+        )
 
     def holds(self, checked: Checked, p_state: State, hp: dict[str, Any], precision: int) -> bool:
         try:
-            return checked.holds(self, arrays(p_state, hp, precision))
+            return checked.holds(self, self.arrays(p_state, hp, precision))
         except KeyError:  # moments stored at another precision
             return False
+
+    def arrays(self, p_state: State, hp: dict[str, Any], precision: int) -> tuple[torch.Tensor | None, ...]:
+        """The state tensors in the kernels' order: per array its bfloat16 tensor (16 bits), or its
+        codes and absmax (8 bits); None for arrays the flags leave unused."""
+        out: list[torch.Tensor | None] = []
+        for name in self.names(hp):
+            if name is None:
+                out += [None] if precision == 16 else [None, None]
+            elif precision == 16:
+                out.append(p_state[name])
+            else:
+                out += [p_state[codes_key(name)], p_state[absmax_key(name)]]
+        return tuple(out)
 
     def step(
         self, rule: Rule, params: list[torch.Tensor], hp: dict[str, Any], state: dict, bits: int
@@ -103,46 +154,72 @@ class AdamLowBit:
         per device."""
         tables: dict[torch.device, Table] = defaultdict(Table)
         written = []
-        memo: dict[float, tuple] = {}  # the scalars and rounding seeds, once per distinct step
+        memo: dict[tuple, tuple] = {}  # the scalars and per-array extras, once per distinct state
         updates = []
+        names = self.names(hp)
         for param in params:
             p_state = state[param]
             if not p_state:
                 p_state.update(fresh_lowbit_state(rule, param.detach(), hp, bits))
+            born = [n for n in names if n is not None and not has_moment(p_state, n)]  # (self.born)
+            for name in born:
+                stored_empty(p_state, name, param, bits)
             checked = self.checked.get(id(param))
             if checked is None:
-                tensors = arrays(p_state, hp, bits)
+                tensors = self.arrays(p_state, hp, bits)
                 checked = self.checked[id(param)] = Checked(rule, param, p_state, self, tensors, FLOAT32)
-            step = checked.value("step")
-            if step not in memo:
-                args, new_scalars = adam_scalars(hp, {"step": step})
-                memo[step] = args, new_scalars, [rounding_seed(new_scalars["step"], n) for n in MOMENT_NAMES]
-            args, new_scalars, step_seeds = memo[step]
+            current = {key: checked.value(key) for key, _, _ in checked.scalars}
+            key = (tuple(current.items()), tuple(born))
+            if key not in memo:
+                seen = {**current, **{n: None if n in born else True for n in names if n is not None}}
+                args, new_scalars = self.kernel.scalars(hp, seen)
+                memo[key] = args, new_scalars, self.extras(names, new_scalars, bits)
+            args, new_scalars, extras = memo[key]
             table = tables[param.device]
             table.addresses.append([checked.address, param.grad.data_ptr(), *checked.addresses])
             table.sizes.append(checked.size)
             table.scalars.append(args)
-            table.seeds.append(step_seeds)
+            table.extras.append(extras)
             written.extend(checked.written)
             updates.append((checked, new_scalars))
         for device, table in tables.items():
-            table.launch(device, bits, hp["amsgrad"])
+            table.launch(device, self, bits, hp)
         bump_versions(written)  # the kernels wrote the parameters and moments behind autograd's back
         for checked, new_scalars in updates:
             checked.store(new_scalars)
 
+    def extras(self, names: tuple[str | None, ...], new_scalars: State, bits: int) -> list[int]:
+        """Per state array: at 16 bits its rounding seed (:func:`.codecs.rounding_seed` of the new
+        step; :data:`.families.NEAREST` for a rule that counts no steps); at 8 bits whether it
+        takes the signed map."""
+        step = new_scalars.get("step")
+        if bits == 8:
+            return [int(n in SIGNED_MOMENTS) for n in names]
+        return [families.NEAREST if n is None or step is None else rounding_seed(step, n) for n in names]
 
-def arrays(p_state: State, hp: dict[str, Any], precision: int) -> tuple[torch.Tensor | None, ...]:
-    """The moment tensors in the kernels' order (``None`` for AMSGrad's when off): per moment its
-    bfloat16 tensor (16 bits), or its codes and absmax (8 bits)."""
-    out: list[torch.Tensor | None] = []
-    used = moment_names(hp)
-    for name in MOMENT_NAMES:
-        if precision == 16:
-            out.append(p_state[name] if name in used else None)
-        else:
-            out += [p_state[codes_key(name)], p_state[absmax_key(name)]] if name in used else [None, None]
-    return tuple(out)
+    def entry(self, bits: int, amsgrad: bool) -> Any:
+        """The C entry point (a Python function to compile) of this family at ``bits``."""
+        if self.name == "adam":
+            if bits == 16:
+                return kernels.adam16_entry
+            return kernels.adam8_amsgrad_entry if amsgrad else kernels.adam8_entry
+        return family_entries(self.kernel)[bits]
+
+
+_FAMILY_ENTRIES: dict[str, dict[int, Any]] = {}
+
+
+def family_entries(kernel: FusedKernel) -> dict[int, Any]:
+    """:func:`.families.entries` of ``kernel``'s family (its work function ``<name>_work``), made once."""
+    if kernel.name not in _FAMILY_ENTRIES:
+        module = sys.modules[kernel.entry.__module__]
+        work = getattr(module, kernel.entry.__name__.removesuffix("_entry") + "_work")
+        _FAMILY_ENTRIES[kernel.name] = families.entries(kernel.name, work)
+    return _FAMILY_ENTRIES[kernel.name]
+
+
+def has_moment(p_state: State, name: str) -> bool:
+    return name in p_state or codes_key(name) in p_state
 
 
 class Table:
@@ -152,39 +229,42 @@ class Table:
         self.addresses: list[list[int]] = []
         self.sizes: list[int] = []
         self.scalars: list[tuple] = []
-        self.seeds: list[list[int]] = []
+        self.extras: list[list[int]] = []
 
-    def launch(self, device: torch.device, precision: int, amsgrad: bool) -> None:
-        """Run the table with its device's launcher (:data:`LAUNCHERS`)."""
-        imported(LAUNCHERS[device.type])(
+    def launch(self, device: torch.device, family: LowBitKernels, precision: int, hp: dict[str, Any]) -> None:
+        """Run the table with its device's launcher (:data:`LAUNCHERS`; the CPU's for a family
+        with kernels on the CPU only)."""
+        launcher = imported(LAUNCHERS[device.type]) if family.name in EVERY_DEVICE else launch_cpu
+        launcher(
+            family.entry(precision, hp.get("amsgrad", False)),
             precision,
             np.array(self.addresses, np.int64),
             np.array(self.sizes, np.int64),
             np.array(self.scalars, np.float64).astype(np.float32),  # as torch casts a Python float
-            np.array(self.seeds, np.uint64),
-            amsgrad,
+            np.array(self.extras, np.uint64),
             device,
         )
 
 
 def launch_cpu(
+    entry: Any,
     precision: int,
     addresses: np.ndarray,
     sizes: np.ndarray,
     scalars: np.ndarray,
-    seeds: np.ndarray,
-    amsgrad: bool,
+    extras: np.ndarray,
     device: torch.device,
 ) -> None:
     """One numba kernel call for a table of CPU tensors: its units of work on this thread, or on as
     many threads as torch uses (:func:`adamkit.torch.kernels.jit.run`, as the fp32 kernels).
 
-    The table's rows (``addresses``, ``scalars`` in float32, ``seeds``: the moments' rounding
-    seeds) are laid out as :mod:`.adam_kernels` says; every launcher reads them so.
+    The table's rows (``addresses``, ``scalars`` in float32, ``extras``: per state array its
+    rounding seed at 16 bits, whether it is signed at 8) are laid out as :mod:`.adam_kernels`
+    (``entry``: one of its entry points) or :mod:`.families` say.
     """
+    extra = extras if precision == 16 or entry not in ADAM8_ENTRIES else None
     starts = kernels.unit_starts(sizes)
-    if precision == 8:
-        entry, extra = (kernels.adam8_amsgrad_entry if amsgrad else kernels.adam8_entry), None
-    else:
-        entry, extra = kernels.adam16_entry, seeds
     run(entry_point(entry, np.float32), starts, addresses, sizes, scalars, kernels.UNIT, extra)
+
+
+ADAM8_ENTRIES = (kernels.adam8_entry, kernels.adam8_amsgrad_entry)  # they know their maps
