@@ -14,10 +14,11 @@ parameter update uses the new moments before they are rounded. Only storage diff
 * :mod:`.codecs`: the three codecs in torch, and the state keys (``exp_avg_codes``,
   ``exp_avg_absmax``, ...);
 * :mod:`.state`: which moments, which precision per parameter, ``state_bits`` checks;
-* :mod:`.engine`: the low-bit engine (reference path and dispatch), :mod:`.fused`
-  and :mod:`.adam_kernels`: the fused numba kernels for Adam and AdamW, whose 8-bit codec
-  is :mod:`.jit` (portable), :mod:`.avx2` or :mod:`.simd` (AVX-512 encoder), by the CPU;
-  on CUDA devices their Triton versions (:mod:`adamkit.torch.gpu.lowbit`);
+* :mod:`.engine`: the low-bit engine (reference path and dispatch), :mod:`.fused` (host
+  code) and :mod:`.adam_kernels`: the fused numba kernels for Adam and AdamW, whose 8-bit
+  codec is :mod:`.jit` (portable), :mod:`.avx2` or :mod:`.simd` (AVX-512 encoder), by the
+  CPU; on CUDA devices their Triton versions (:mod:`adamkit.torch.gpu.lowbit`);
+  :mod:`.families`: the other fused families' fp32 kernels on decoded chunks;
 * :mod:`.convert`: loading checkpoints across precisions.
 
 Example:
