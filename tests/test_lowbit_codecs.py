@@ -186,6 +186,34 @@ def test_numba_bfloat16_store_equals_torch():
     np.testing.assert_array_equal(loaded, codecs.to_bfloat16(x, seed).float().numpy())
 
 
+def test_numba_bfloat16_round_to_nearest_equals_torch():
+    """The families' store for rules that count no steps (:func:`.families.bf16_store_nearest`)."""
+    from numba import njit
+
+    from adamkit.torch.lowbit.families import bf16_store_nearest
+
+    @njit
+    def store_all(x, out):
+        for i in range(x.size):
+            out[i] = bf16_store_nearest(x[i])
+
+    gen = torch.Generator().manual_seed(4)
+    ties = [1.0 + 2**-8, 1.0 + 3 * 2**-8, -(1.0 + 2**-8), 2.0 - 2**-8]  # halfway: to even, both ways
+    edges = [3.4e38, 3.3961776e38, float("inf"), -float("inf"), float("nan"), -0.0, 1e-45]
+    x = torch.cat(
+        [
+            torch.randn(10000, generator=gen) * 10.0 ** torch.randint(-40, 38, (10000,), generator=gen),
+            torch.tensor(ties + edges),
+        ]
+    ).float()
+    stored = np.empty(x.numel(), np.uint16)
+    store_all(x.numpy(), stored)
+    expected = x.to(torch.bfloat16).view(torch.int16).numpy().view(np.uint16)
+    nan = x.isnan().numpy()  # any NaN is stored as the quiet NaN 0x7FC0 (torch's CPU gave 0xFFFF here)
+    np.testing.assert_array_equal(stored[~nan], expected[~nan])
+    assert (stored[nan] == 0x7FC0).all() and nan.sum() == 1
+
+
 def test_stochastic_rounding_is_unbiased_and_stays_between_neighbours():
     x = torch.full((200000,), 1.0 + 2**-10)  # a quarter of the way from 1 to the next bfloat16
     rounded = codecs.to_bfloat16(x, codecs.rounding_seed(3, "exp_avg")).double()

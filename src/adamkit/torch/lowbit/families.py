@@ -39,7 +39,9 @@ _U64 = np.zeros(1, np.uint64)
 
 @element
 def bf16_store_nearest(x):
-    """float32 ``x`` rounded to the nearest bfloat16 (ties to even), as torch's ``.to(torch.bfloat16)``."""
+    """float32 ``x`` rounded to the nearest bfloat16 (ties to even), as torch's ``.to(torch.bfloat16)``;
+    any NaN stored as the quiet NaN ``0x7FC0``, as the stochastic store does (torch's own NaN
+    bits vary with its code path)."""
     bits = np.uint32(float_bits(x))
     out = (bits + np.uint32(0x7FFF) + ((bits >> np.uint32(16)) & np.uint32(1))) >> np.uint32(16)
     return np.uint16(0x7FC0) if x != x else np.uint16(out)
@@ -65,6 +67,15 @@ def chunk_table(a, c, n, buffers, mini, mini_sizes):
 
 
 @element
+def stored_codes(a, k, c, n, like):
+    """Array ``k``'s codes for elements ``c : c + n`` and the scales of their blocks (``c`` a
+    multiple of ``BLOCK``)."""
+    first = c // BLOCK
+    codes = memory_at(a[2 + 2 * k], c, c + n, _U8)
+    return codes, memory_at(a[3 + 2 * k], first, first + (n + BLOCK - 1) // BLOCK, like)
+
+
+@element
 def family8_unit(u, addresses, sizes, starts, scalars, work, signed):
     """Unit ``u``: chunk by chunk, the state decoded, ``work`` run on it, the state encoded.
 
@@ -81,12 +92,10 @@ def family8_unit(u, addresses, sizes, starts, scalars, work, signed):
         views[2 + k] = a[2 + 2 * k]
     for c in range(lo, hi, CHUNK):
         n = min(CHUNK, hi - c)
-        first = c // BLOCK
         for k in range(ARRAYS):
             if a[2 + 2 * k] != 0:
                 maps = MAPS[0] if signed[t, k] else MAPS[1]
-                codes = memory_at(a[2 + 2 * k], c, c + n, _U8)
-                absmax = memory_at(a[3 + 2 * k], first, first + (n + BLOCK - 1) // BLOCK, scalars[0])
+                codes, absmax = stored_codes(a, k, c, n, scalars[0])
                 for b in range(0, n, BLOCK):
                     e = min(b + BLOCK, n)
                     decode(codes[b:e], maps, absmax[b // BLOCK], buffers[k, b:e], signed[t, k] != 0)
@@ -95,8 +104,7 @@ def family8_unit(u, addresses, sizes, starts, scalars, work, signed):
         for k in range(ARRAYS):
             if a[2 + 2 * k] != 0:
                 maps = MAPS[0] if signed[t, k] else MAPS[1]
-                codes = memory_at(a[2 + 2 * k], c, c + n, _U8)
-                absmax = memory_at(a[3 + 2 * k], first, first + (n + BLOCK - 1) // BLOCK, scalars[0])
+                codes, absmax = stored_codes(a, k, c, n, scalars[0])
                 for b in range(0, n, BLOCK):
                     e = min(b + BLOCK, n)
                     largest = np.int32(0)
