@@ -54,7 +54,7 @@ def test_top_level_help_lists_the_commands(capsys):
         (["compare", "--schedule", "step:10"], "expected step:EVERY:GAMMA"),
         (["compare", "--frobnicate"], "unrecognized arguments: --frobnicate"),
         (["reproduce", "resnet"], "argument recipe: invalid choice: 'resnet'"),
-        (["reproduce", "mlp", "--optimizer", "adamw8"], "unknown optimizer 'adamw8'"),
+        (["reproduce", "mlp", "--optimizer", "adamw4"], "unknown optimizer 'adamw4'"),
         (["reproduce", "mlp", "--seeds", "-3"], "argument --seeds: -3 is not a positive integer"),
         (["bogus"], "argument COMMAND: invalid choice: 'bogus'"),
         ([], "the following arguments are required: COMMAND"),

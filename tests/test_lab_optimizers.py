@@ -87,3 +87,12 @@ def test_declared_state_precision_wins(model):
     assert optimizers.state_precision_of(optimizers.make("adam", model)).startswith("float32")
     assert "torch-adam8" not in optimizers.known_names()
     assert "adam8" not in optimizers.numpy_names() and "adam" in optimizers.numpy_names()
+
+
+def test_low_bit_names_of_the_fused_families(model):
+    opt = optimizers.make("rmsprop8", model)
+    assert type(opt).__name__ == "RMSprop" and opt.param_groups[0]["state_bits"] == 8
+    momentum16 = optimizers.make("momentum16", model).param_groups[0]
+    assert (momentum16["momentum"], momentum16["state_bits"]) == (0.9, 16)
+    assert {"nadam8", "adamw16", "amsgrad8"} <= set(optimizers.known_names())
+    assert "swats8" not in optimizers.known_names() and "torch-nadam8" not in optimizers.known_names()

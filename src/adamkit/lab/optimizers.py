@@ -53,6 +53,14 @@ OPTIMIZERS: dict[str, OptimizerSpec] = {
     "adagrad": OptimizerSpec("Adagrad", 1e-3, about="AdaGrad (Duchi et al., 2011)"),
     "adadelta": OptimizerSpec("Adadelta", 1.0, about="AdaDelta (Zeiler, 2012)"),
 }
+#: ``NAME16`` and ``NAME8``: the optimizers whose low-bit state runs in fused kernels, with
+#: bfloat16 or 8-bit blockwise moments (Adam's are the rows above)
+for _name in ("adamw", "amsgrad", "adamax", "nadam", "radam", "momentum", "rmsprop", "adagrad"):
+    _spec = OPTIMIZERS[_name]
+    for _bits, _what in ((16, "bfloat16 moments"), (8, "8-bit blockwise moments")):
+        OPTIMIZERS[f"{_name}{_bits}"] = OptimizerSpec(
+            _spec.class_name, _spec.lr, {**_spec.options, "state_bits": _bits}, f"{_spec.about}; {_what}"
+        )
 
 
 def _find_class(module: Any, class_name: str) -> type | None:
