@@ -20,13 +20,9 @@ pytest.importorskip("numba")
 import adamkit.torch as ak  # noqa: E402
 from adamkit.torch import fused  # noqa: E402
 from adamkit.torch.gpu import launch  # noqa: E402
+from triton_cases import ADAM_CASES, TRITON_DEVICE  # noqa: E402
 
-CASES = [
-    ("Adam", {}),
-    ("Adam", {"amsgrad": True, "weight_decay": 0.1}),
-    ("Adam", {"maximize": True, "betas": (0.8, 0.99), "eps": 1e-6}),
-    ("AdamW", {"weight_decay": 0.1}),
-    ("AdamW", {"amsgrad": True, "maximize": True}),
+CASES = ADAM_CASES + [
     ("SGD", {"lr": 0.05}),
     ("SGD", {"lr": 0.05, "momentum": 0.9, "weight_decay": 0.01}),
     ("SGD", {"lr": 0.05, "momentum": 0.9, "nesterov": True}),
@@ -45,10 +41,6 @@ CASES = [
 ]
 STEPS = 7  # RAdam's adaptive rate starts at step 6
 SIZES = [(0,), (5,), (40, 25), (2500,)]  # empty, under a program, several programs, a partial one
-
-
-#: where the Triton kernels run: a CUDA device, else the CPU in Triton's interpreter
-TRITON_DEVICE = "cuda" if torch.cuda.is_available() else "cpu"
 
 
 def run(algo: str, kwargs: dict, dtype: torch.dtype, engine: str, steps: int, monkeypatch) -> list:

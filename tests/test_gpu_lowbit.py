@@ -21,20 +21,11 @@ import adamkit.torch as ak  # noqa: E402
 from adamkit.torch.gpu import lowbit as triton_lowbit  # noqa: E402
 from adamkit.torch.lowbit import engine, fused  # noqa: E402
 from adamkit.torch.lowbit.dynamic_map import SIGNED, UNSIGNED  # noqa: E402
+from triton_cases import ADAM_CASES, TRITON_DEVICE  # noqa: E402
 
-CASES = [
-    ("Adam", {}),
-    ("Adam", {"amsgrad": True, "weight_decay": 0.1}),
-    ("Adam", {"maximize": True, "betas": (0.8, 0.99), "eps": 1e-6}),
-    ("AdamW", {"weight_decay": 0.1}),
-    ("AdamW", {"amsgrad": True, "maximize": True}),
-]
 # a tail of 136 values; one program; two programs and a partial block; 4 blocks of 5 rows each
 SIZES = [(5000,), (64, 70), (4096 + 1030,), (1024, 5)]
 STEPS = 4
-#: where the Triton kernels run: a CUDA device (the same bits as the CPU's: the same IEEE
-#: operations, compiled without FMAs), else the CPU in Triton's interpreter
-TRITON_DEVICE = "cuda" if torch.cuda.is_available() else "cpu"
 
 
 def run(algo: str, kwargs: dict, bits: int, engine_name: str, monkeypatch) -> tuple[list, list]:
@@ -67,7 +58,7 @@ def refuse(*args):
 
 
 @pytest.mark.parametrize("bits", [8, 16])
-@pytest.mark.parametrize("algo, kwargs", CASES, ids=[f"{a}-{k}" for a, k in CASES])
+@pytest.mark.parametrize("algo, kwargs", ADAM_CASES, ids=[f"{a}-{k}" for a, k in ADAM_CASES])
 def test_triton_low_bit_kernels_store_the_numba_kernels_bits(algo, kwargs, bits, monkeypatch):
     triton_params, triton_state = run(algo, kwargs, bits, "triton", monkeypatch)
     numba_params, numba_state = run(algo, kwargs, bits, "numba", monkeypatch)

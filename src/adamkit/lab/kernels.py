@@ -57,6 +57,7 @@ def kernels(optimizers: Sequence[str], dtypes: Sequence[str], state_bits: Sequen
     from ..torch.fused import KERNELS, imported
     from ..torch.kernels import jit
     from ..torch.lowbit import adam_kernels as lowbit
+    from ..torch.lowbit.engine import has_low_bit_kernels
     from ..torch.lowbit.fused import family_entries
 
     found = [
@@ -72,16 +73,17 @@ def kernels(optimizers: Sequence[str], dtypes: Sequence[str], state_bits: Sequen
                     signature = jit.entry_signature(np.dtype(dtype))
                     found.append(Kernel(f"{kernel.name} {dtype}", kernel.entry, signature))
     signature = jit.entry_signature(np.dtype(np.float32))
-    for name in dict.fromkeys("adam" if name == "adamw" else name for name in optimizers):
+    families = {kernel.name: kernel for kernel in map(imported, (KERNELS[name] for name in optimizers))}
+    for name, kernel in families.items():
+        if not has_low_bit_kernels(kernel):
+            continue
         if name == "adam":
             variants = {
                 "8": [("", lowbit.adam8_entry), (", amsgrad", lowbit.adam8_amsgrad_entry)],
                 "16": [("", lowbit.adam16_entry)],
             }
-        elif name == "swats":  # no low-bit kernels: its Adam phase sums over each tensor
-            continue
         else:
-            entries = family_entries(imported(KERNELS[name]))
+            entries = family_entries(kernel)
             variants = {bits: [("", entries[int(bits)])] for bits in STATE_BITS}
         for bits in state_bits:
             found += [Kernel(f"{name} {bits}-bit state{v}", entry, signature) for v, entry in variants[bits]]

@@ -11,7 +11,7 @@ from __future__ import annotations
 import triton
 import triton.language as tl
 
-from .common import adam_moments, begin, divide, elements, square_root
+from .common import adam_moments, begin, divide, elements, running_max, square_root
 
 
 @triton.jit
@@ -42,7 +42,7 @@ def adam_kernel(
     if AMSGRAD:  # maximum(max_exp_avg_sq, exp_avg_sq), NaN propagating as torch.maximum
         max_exp_avg_sq = elements(addresses, t, 4, offsets, n_addresses, DOUBLE)
         old = tl.load(max_exp_avg_sq, mask=mask)
-        v = tl.where((old > v) | (old != old), old, v)
+        v = running_max(old, v)
         tl.store(max_exp_avg_sq, v, mask=mask)
     denom = divide(square_root(v, DOUBLE), bias_correction2_sqrt, DOUBLE) + eps
     tl.store(param, p - step_size * divide(m, denom, DOUBLE), mask=mask)

@@ -80,3 +80,9 @@ def adam_moments(exp_avg, exp_avg_sq, g, mask, s):
     tl.store(exp_avg, m, mask=mask)
     tl.store(exp_avg_sq, v, mask=mask)
     return m, v
+
+
+@triton.jit
+def running_max(old, v):
+    """AMSGrad's ``maximum(max_exp_avg_sq, exp_avg_sq)``, NaN propagating as torch.maximum."""
+    return tl.where((old > v) | (old != old), old, v)

@@ -49,6 +49,11 @@ def program_map(sizes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return block_tensor, block_start
 
 
+def on_device(array: np.ndarray, device: torch.device) -> torch.Tensor:
+    """A host array copied to ``device`` (a table, a program map: a few bytes per tensor)."""
+    return torch.from_numpy(np.ascontiguousarray(array)).to(device)
+
+
 def launch(
     kernel: Any, addresses: np.ndarray, sizes: np.ndarray, scalars: np.ndarray, device: torch.device
 ) -> None:
@@ -60,16 +65,8 @@ def launch(
     block_tensor, block_start = program_map(sizes)
     if block_tensor.size == 0:
         return
-
-    def put(array: np.ndarray) -> torch.Tensor:
-        return torch.from_numpy(np.ascontiguousarray(array)).to(device)
-
     triton_kernel[(block_tensor.size,)](
-        put(addresses),
-        put(sizes),
-        put(scalars),
-        put(block_tensor),
-        put(block_start),
+        *(on_device(array, device) for array in (addresses, sizes, scalars, block_tensor, block_start)),
         addresses.shape[1],
         scalars.shape[1],
         BLOCK=BLOCK,

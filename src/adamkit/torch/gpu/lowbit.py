@@ -33,8 +33,8 @@ import triton.language as tl
 
 from ..lowbit.codecs import BLOCK as QUANT
 from ..lowbit.dynamic_map import CUTS, SIGNED, UNSIGNED, DynamicMap
-from .common import begin, decayed, elements, new_moments
-from .launch import BLOCK, NO_FMA, program_map
+from .common import begin, decayed, elements, new_moments, running_max
+from .launch import BLOCK, NO_FMA, on_device, program_map
 
 ROWS = BLOCK // QUANT  # quantisation blocks per program
 # (a Triton function reads a module's globals only as constexpr)
@@ -56,7 +56,7 @@ def map_constants(cmap: DynamicMap) -> np.ndarray:
 
 #: The signed map's constants, then the unsigned map's (``MAP_SIZE`` floats each).
 CONSTANTS = np.concatenate([map_constants(SIGNED), map_constants(UNSIGNED)])
-_on_device: dict[torch.device, torch.Tensor] = {}
+_constants: dict[torch.device, torch.Tensor] = {}  # CONSTANTS, copied once per device
 
 
 @triton.jit
@@ -156,9 +156,8 @@ def adam8_kernel(
     m, v = new_moments(m, v, g, s)
     _encode(m, addresses, t, 2, n_addresses, offsets, rows, mask, row_mask, signed, True)
     _encode(v, addresses, t, 4, n_addresses, offsets, rows, mask, row_mask, unsigned, False)
-    if AMSGRAD:  # maximum(max_exp_avg_sq, exp_avg_sq), NaN propagating as torch.maximum
-        old = _decode(addresses, t, 6, n_addresses, offsets, rows, mask, row_mask, unsigned)
-        v = tl.where((old > v) | (old != old), old, v)
+    if AMSGRAD:
+        v = running_max(_decode(addresses, t, 6, n_addresses, offsets, rows, mask, row_mask, unsigned), v)
         _encode(v, addresses, t, 6, n_addresses, offsets, rows, mask, row_mask, unsigned, False)
     tl.store(param, _adam_step(p, m, v, s), mask=mask)
 
@@ -203,8 +202,7 @@ def adam16_kernel(
     _bf16_store(exp_avg_sq, v, index, tl.load(seeds + 3 * t + 1).to(tl.uint32), mask)
     if AMSGRAD:
         max_exp_avg_sq = _pointer(addresses, t, 4, n_addresses, offsets, tl.uint16)
-        old = _bf16_load(max_exp_avg_sq, mask)
-        v = tl.where((old > v) | (old != old), old, v)
+        v = running_max(_bf16_load(max_exp_avg_sq, mask), v)
         _bf16_store(max_exp_avg_sq, v, index, tl.load(seeds + 3 * t + 2).to(tl.uint32), mask)
     tl.store(param, _adam_step(p, m, v, s), mask=mask)
 
@@ -224,19 +222,16 @@ def launch(
     if block_tensor.size == 0:
         return
 
-    def put(array: np.ndarray) -> torch.Tensor:
-        return torch.from_numpy(np.ascontiguousarray(array)).to(device)
-
-    table = [put(addresses), put(sizes), put(scalars)]
-    programs = put(block_tensor), put(block_start)
+    table = [on_device(array, device) for array in (addresses, sizes, scalars)]
+    programs = on_device(block_tensor, device), on_device(block_start, device)
     shape = addresses.shape[1], scalars.shape[1]
     # scalars 1 and 7 of Adam's row: l2 and amsgrad, the same for every tensor of a group
     switches = {"L2": bool(scalars[0, 1]), "AMSGRAD": bool(scalars[0, 7]), "enable_fp_fusion": NO_FMA}
     if precision == 8:
-        if device not in _on_device:
-            _on_device[device] = put(CONSTANTS)
-        constants = _on_device[device]
+        if device not in _constants:
+            _constants[device] = on_device(CONSTANTS, device)
+        constants = _constants[device]
         adam8_kernel[(block_tensor.size,)](*table, *programs, constants, *shape, ROWS=ROWS, **switches)
     else:
-        seed_table = put(seeds.astype(np.int64))  # 32-bit seeds
+        seed_table = on_device(seeds.astype(np.int64), device)  # 32-bit seeds
         adam16_kernel[(block_tensor.size,)](*table, seed_table, *programs, *shape, BLOCK=BLOCK, **switches)

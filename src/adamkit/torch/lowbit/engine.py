@@ -35,14 +35,21 @@ def kernel_for(rule: Rule) -> Any | None:
     imports numba), or None where it has none (no fp32 kernel, or one with reductions or phases:
     SWATS). Each optimizer has its own: it keeps records of the parameters it checked."""
     from ..fused import kernel_for as fp32_kernel_for
-    from ..kernels.contract import FusedKernel
 
     kernel = fp32_kernel_for(rule)
-    if not isinstance(kernel, FusedKernel) or kernel.reductions or rule.name not in MOMENTS:
+    if not has_low_bit_kernels(kernel) or rule.name not in MOMENTS:
         return None
     from .fused import LowBitKernels
 
     return LowBitKernels(kernel, rule)
+
+
+def has_low_bit_kernels(kernel: Any) -> bool:
+    """Whether a fused fp32 family (or None) has low-bit kernels: one kernel without reductions
+    (not SWATS: its phases, and its Adam phase's sums over each tensor)."""
+    from ..kernels.contract import FusedKernel
+
+    return isinstance(kernel, FusedKernel) and not kernel.reductions
 
 
 class LowBitEngine:

@@ -56,13 +56,14 @@ def chunk_arrays():
 
 
 @element
-def chunk_table(a, c, n, buffers, mini, mini_sizes):
+def chunk_table(a, stride, c, n, buffers, mini, mini_sizes):
     """The one-row table of a chunk of ``n`` values from element ``c``: its param and grad, and
-    the buffers as its state arrays (0 where the tensor has none)."""
+    the buffers as its state arrays (0 where the tensor has none: array ``k``'s first address in
+    ``a`` is ``a[2 + stride * k]``)."""
     mini[0, 0] = a[0] + 4 * c  # float32 elements
     mini[0, 1] = a[1] + 4 * c
     for k in range(ARRAYS):
-        mini[0, 2 + k] = buffers[k].ctypes.data if a[2 + k] != 0 else 0
+        mini[0, 2 + k] = buffers[k].ctypes.data if a[2 + stride * k] != 0 else 0
     mini_sizes[0] = n
 
 
@@ -76,6 +77,30 @@ def stored_codes(a, k, c, n, like):
 
 
 @element
+def decode_chunk(a, k, c, n, out, signed, like):
+    """``out[:n]``: array ``k``'s values ``c : c + n``, decoded block by block."""
+    codes, absmax = stored_codes(a, k, c, n, like)
+    maps = MAPS[0] if signed else MAPS[1]
+    for b in range(0, n, BLOCK):
+        e = min(b + BLOCK, n)
+        decode(codes[b:e], maps, absmax[b // BLOCK], out[b:e], signed)
+
+
+@element
+def encode_chunk(a, k, c, n, values, signed, like):
+    """Array ``k``'s values ``c : c + n`` stored from ``values[:n]``: per block its largest
+    magnitude, then the codes."""
+    codes, absmax = stored_codes(a, k, c, n, like)
+    maps = MAPS[0] if signed else MAPS[1]
+    for b in range(0, n, BLOCK):
+        e = min(b + BLOCK, n)
+        largest = np.int32(0)
+        for i in range(b, e):
+            largest = magnitude_max(largest, values[i])
+        absmax[b // BLOCK] = encode(values[b:e], largest, codes[b:e], signed, maps)
+
+
+@element
 def family8_unit(u, addresses, sizes, starts, scalars, work, signed):
     """Unit ``u``: chunk by chunk, the state decoded, ``work`` run on it, the state encoded.
 
@@ -86,31 +111,16 @@ def family8_unit(u, addresses, sizes, starts, scalars, work, signed):
     a = addresses[t]
     buffers = np.empty((ARRAYS, CHUNK), np.float32)
     mini, mini_sizes, mini_starts = chunk_arrays()
-    views = np.zeros(2 + ARRAYS, np.int64)  # param, grad, then the buffers' owners (see chunk_table)
-    views[0], views[1] = a[0], a[1]
-    for k in range(ARRAYS):
-        views[2 + k] = a[2 + 2 * k]
     for c in range(lo, hi, CHUNK):
         n = min(CHUNK, hi - c)
         for k in range(ARRAYS):
             if a[2 + 2 * k] != 0:
-                maps = MAPS[0] if signed[t, k] else MAPS[1]
-                codes, absmax = stored_codes(a, k, c, n, scalars[0])
-                for b in range(0, n, BLOCK):
-                    e = min(b + BLOCK, n)
-                    decode(codes[b:e], maps, absmax[b // BLOCK], buffers[k, b:e], signed[t, k] != 0)
-        chunk_table(views, c, n, buffers, mini, mini_sizes)
+                decode_chunk(a, k, c, n, buffers[k], signed[t, k] != 0, scalars[0])
+        chunk_table(a, 2, c, n, buffers, mini, mini_sizes)
         work(0, mini, mini_sizes, mini_starts, scalars[t : t + 1], CHUNK)
         for k in range(ARRAYS):
             if a[2 + 2 * k] != 0:
-                maps = MAPS[0] if signed[t, k] else MAPS[1]
-                codes, absmax = stored_codes(a, k, c, n, scalars[0])
-                for b in range(0, n, BLOCK):
-                    e = min(b + BLOCK, n)
-                    largest = np.int32(0)
-                    for i in range(b, e):
-                        largest = magnitude_max(largest, buffers[k, i])
-                    absmax[b // BLOCK] = encode(buffers[k, b:e], largest, codes[b:e], signed[t, k] != 0, maps)
+                encode_chunk(a, k, c, n, buffers[k], signed[t, k] != 0, scalars[0])
 
 
 @element
@@ -131,7 +141,7 @@ def family16_unit(u, addresses, sizes, starts, scalars, seeds, work):
                 stored = memory_at(a[2 + k], c, c + n, _U16)
                 for i in range(n):
                     buffers[k, i] = bf16_load(stored[i])
-        chunk_table(a, c, n, buffers, mini, mini_sizes)
+        chunk_table(a, 1, c, n, buffers, mini, mini_sizes)
         work(0, mini, mini_sizes, mini_starts, scalars[t : t + 1], CHUNK)
         for k in range(ARRAYS):
             if a[2 + k] != 0:

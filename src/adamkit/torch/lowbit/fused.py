@@ -161,15 +161,16 @@ class LowBitKernels:
             p_state = state[param]
             if not p_state:
                 p_state.update(fresh_lowbit_state(rule, param.detach(), hp, bits))
-            born = [n for n in names if n is not None and not has_moment(p_state, n)]  # (self.born)
-            for name in born:
-                stored_empty(p_state, name, param, bits)
             checked = self.checked.get(id(param))
-            if checked is None:
+            born: tuple[str, ...] = ()  # state the kernel creates (:attr:`born`), absent until it runs
+            if checked is None:  # (a record holds every array: none is missing later)
+                born = tuple(n for n in names if n is not None and not has_moment(p_state, n))
+                for name in born:
+                    stored_empty(p_state, name, param, bits)
                 tensors = self.arrays(p_state, hp, bits)
                 checked = self.checked[id(param)] = Checked(rule, param, p_state, self, tensors, FLOAT32)
             current = {key: checked.value(key) for key, _, _ in checked.scalars}
-            key = (tuple(current.items()), tuple(born))
+            key = (tuple(current.items()), born)
             if key not in memo:
                 seen = {**current, **{n: None if n in born else True for n in names if n is not None}}
                 args, new_scalars = self.kernel.scalars(hp, seen)
@@ -259,12 +260,9 @@ def launch_cpu(
     many threads as torch uses (:func:`adamkit.torch.kernels.jit.run`, as the fp32 kernels).
 
     The table's rows (``addresses``, ``scalars`` in float32, ``extras``: per state array its
-    rounding seed at 16 bits, whether it is signed at 8) are laid out as :mod:`.adam_kernels`
-    (``entry``: one of its entry points) or :mod:`.families` say.
+    rounding seed at 16 bits, whether it is signed at 8; Adam's 8-bit entries, which know their
+    maps, ignore them) are laid out as :mod:`.adam_kernels` (``entry``: one of its entry points)
+    or :mod:`.families` say.
     """
-    extra = extras if precision == 16 or entry not in ADAM8_ENTRIES else None
     starts = kernels.unit_starts(sizes)
-    run(entry_point(entry, np.float32), starts, addresses, sizes, scalars, kernels.UNIT, extra)
-
-
-ADAM8_ENTRIES = (kernels.adam8_entry, kernels.adam8_amsgrad_entry)  # they know their maps
+    run(entry_point(entry, np.float32), starts, addresses, sizes, scalars, kernels.UNIT, extras)
