@@ -14,17 +14,21 @@ import http.server
 import io
 import os
 import pickle
+import re
 import shutil
 import struct
+import sys
 import tarfile
 import threading
+import tracemalloc
+import zlib
 from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from adamkit.data import DATASETS, DataError, DataFile, Dataset, load
+from adamkit.data import DATASETS, DataError, DataFile, Dataset, DataWarning, cifar, load
 from adamkit.data import download as download_module
 from adamkit.data.idx import read_idx
 from adamkit.data.locate import user_cache_dir
@@ -425,7 +429,9 @@ def test_corrupt_file_in_the_download_folder_is_downloaded_again(monkeypatch, tm
     (target / MNIST_FILES[0]).write_bytes(b"junk")
     with pytest.raises(DataError, match="corrupt"):
         load("mnist", download=False)
-    assert_round_trip(load("mnist", download=True), arrays)
+    with pytest.warns(DataWarning, match=rf"{MNIST_FILES[0]}: checksum mismatch .* downloading new copies"):
+        ds = load("mnist", download=True)
+    assert_round_trip(ds, arrays)
     assert (target / MNIST_FILES[0]).read_bytes() == (tmp_path / "mirror" / MNIST_FILES[0]).read_bytes()
 
 
@@ -618,3 +624,154 @@ def test_real_fashion_mnist_from_the_debian_package():
     assert np.bincount(ds.y_test).tolist() == [1000] * 10
     assert ds.x_test.shape == (10000, 1, 28, 28) and ds.x_test.max() == 1.0
     assert ds.class_names[9] == "Ankle boot"
+
+
+# ---------------------------------------------------------------------------- hostile and odd files
+
+
+def zeros_gzip(prefix: bytes, megabytes: int) -> bytes:
+    """A gzip bomb: ``prefix`` then ``megabytes`` MiB of zeros, compressed about 1000:1."""
+    packer = zlib.compressobj(9, zlib.DEFLATED, 31)  # wbits 31: a gzip header and trailer
+    parts = [packer.compress(prefix)]
+    block = bytes(1 << 20)
+    parts += [packer.compress(block) for _ in range(megabytes)]
+    return b"".join(parts) + packer.flush()
+
+
+def peak_memory(call) -> tuple[int, BaseException | None]:
+    """The peak of Python's (and NumPy's) allocations during ``call()``, and what it raised."""
+    tracemalloc.start()
+    try:
+        call()
+        raised = None
+    except BaseException as error:  # noqa: BLE001 - returned to the test to inspect
+        raised = error
+    finally:
+        _, peak = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+    return peak, raised
+
+
+def hashed_with_content(folder: Path) -> tuple[DataFile, ...]:
+    """The MNIST files in ``folder`` as the registry knows real ones: hashes, size, content hash and size."""
+    files = []
+    for name in MNIST_FILES:
+        raw = (folder / name).read_bytes()
+        content = gzip.decompress(raw)
+        content_facts = {"content_sha256": sha256(content), "content_size": len(content)}
+        files.append(DataFile(name, sha256=sha256(raw), size=len(raw), **content_facts))
+    return tuple(files)
+
+
+BOMB_MEGABYTES = 64  # decompressed; about 64 KB on disk
+
+
+@pytest.mark.parametrize(
+    "known, shape, words",
+    [
+        # its hashes known: the content check stops at content_size
+        ("hashes", (50, 28, 28), r"checksum mismatch, and decompresses to more than 39216 bytes \(stopped"),
+        # no hash known: the IDX reader stops one byte past the header's size
+        ("nothing", (50, 28, 28), r"IDX file with trailing bytes .* 39216 bytes; decompression stopped"),
+        # a header promising more than deflate can pack into the file is refused undecompressed
+        ("nothing", (1 << 20, 28, 28), r"truncated IDX file .* cannot hold more than"),
+    ],
+)
+def test_a_gzip_bomb_named_like_a_data_file_is_decompressed_no_further_than_expected(
+    monkeypatch, tmp_path, known, shape, words
+):
+    write_mnist(tmp_path / "data")
+    files = hashed_with_content(tmp_path / "data") if known == "hashes" else unhashed("mnist")
+    patch_spec(monkeypatch, "mnist", files=files)
+    header = bytes([0, 0, 0x08, 3]) + struct.pack(">3I", *shape)
+    (tmp_path / "data" / MNIST_FILES[0]).write_bytes(zeros_gzip(header, BOMB_MEGABYTES))
+    peak, raised = peak_memory(lambda: load("mnist", root=tmp_path / "data", download=False))
+    assert isinstance(raised, DataError)
+    assert re.search(words, str(raised)), str(raised)
+    assert peak < 12 << 20, f"{peak / 2**20:.0f} MiB allocated for a {BOMB_MEGABYTES} MiB bomb"
+
+
+@pytest.mark.parametrize("name", ["fashion-mnist", "cifar10"])
+def test_a_huge_file_with_a_known_size_is_refused_before_it_is_read(tmp_path, name):
+    """The real registry's sizes: a 1 GiB file (sparse: it takes no disk) is never read."""
+    folder = tmp_path / "data"
+    folder.mkdir()
+    for file in DATASETS[name].files:
+        with open(folder / file.name, "wb") as handle:
+            handle.truncate(1 << 30)
+    peak, raised = peak_memory(lambda: load(name, root=folder, download=False))
+    assert isinstance(raised, DataError)
+    message = str(raised)
+    assert f"{DATASETS[name].files[0].name}: 1073741824 bytes, more than any copy of it can hold" in message
+    assert "not read" in message
+    assert peak < 4 << 20
+
+
+def test_a_cifar_archive_is_decompressed_no_further_than_a_batch_or_the_whole_can_be(monkeypatch, tmp_path):
+    archive = tmp_path / "data" / "cifar-10-python.tar.gz"
+    archive.parent.mkdir()
+    patch_spec(monkeypatch, "cifar10", files=unhashed("cifar10"))
+    batches = cifar_batches()
+    batches["data_batch_2"] = bytes(48 << 20)  # a member larger than any batch: never read
+    write_cifar(archive, batches)
+    peak, raised = peak_memory(lambda: load("cifar10", root=tmp_path / "data", download=False))
+    assert isinstance(raised, DataError)
+    assert "data_batch_2 is 50331648 bytes, more than a CIFAR batch can be" in str(raised)
+    assert peak < 12 << 20
+    # the whole archive's bound, lowered here, stops decompression in an unneeded member too
+    batches = cifar_batches()
+    write_cifar(archive, {"readme.html": bytes(4 << 20), **batches})
+    monkeypatch.setattr(cifar, "MAX_ARCHIVE_BYTES", 2 << 20)
+    with pytest.raises(DataError, match=r"decompresses to more than 2097152 bytes \(stopped there\)"):
+        load("cifar10", root=tmp_path / "data", download=False)
+
+
+def test_an_uncompressed_idx_copy_passes_by_its_content_hash(monkeypatch, tmp_path):
+    """``gunzip -k``'d files kept under their .gz names: the reader takes them, so does the check."""
+    arrays = write_mnist(tmp_path / "data")
+    patch_spec(monkeypatch, "mnist", files=hashed_with_content(tmp_path / "data"))
+    for name in MNIST_FILES:
+        (tmp_path / "data" / name).write_bytes(gzip.decompress((tmp_path / "data" / name).read_bytes()))
+    assert_round_trip(load("mnist", root=tmp_path / "data", download=False), arrays)
+    # another content, uncompressed, is still a mismatch
+    (tmp_path / "data" / MNIST_FILES[3]).write_bytes(idx_bytes(np.zeros((20,), np.uint8)))
+    with pytest.raises(DataError, match=rf"{MNIST_FILES[3]}: checksum mismatch"):
+        load("mnist", root=tmp_path / "data", download=False)
+
+
+@pytest.mark.parametrize("platformdirs_missing", [False, True])
+def test_files_on_disk_load_without_the_downloader(monkeypatch, tmp_path, platformdirs_missing):
+    """pooch (and platformdirs, its dependency) are needed for downloads only."""
+    monkeypatch.setitem(sys.modules, "pooch", None)  # `import pooch` raises ImportError
+    if platformdirs_missing:
+        monkeypatch.setitem(sys.modules, "platformdirs", None)
+    arrays = write_mnist(cache_folder(tmp_path, "mnist"))
+    patch_spec(monkeypatch, "mnist", cache_folder(tmp_path, "mnist"))
+    ds = load("mnist", download=True)  # found in the user cache: nothing to download
+    assert ds.source == str(cache_folder(tmp_path, "mnist"))
+    assert_round_trip(ds, arrays)
+    # a download that is needed says what is missing, and leaves nothing behind
+    patch_spec(monkeypatch, "fashion-mnist", mirrors=file_mirror(tmp_path))
+    with pytest.raises(DataError, match=r"downloading train-images-idx3-ubyte.gz needs pooch, which is not"):
+        load("fashion-mnist", download=True)
+    assert not cache_folder(tmp_path, "fashion-mnist").exists()
+
+
+def test_a_corrupt_copy_in_the_download_folder_is_named_when_another_folder_is_used(monkeypatch, tmp_path):
+    arrays = write_mnist(cache_folder(tmp_path, "mnist"))
+    patch_spec(monkeypatch, "mnist", cache_folder(tmp_path, "mnist"))
+    monkeypatch.setenv("ADAMKIT_DATA", str(tmp_path / "env"))  # the download folder: $ADAMKIT_DATA/mnist
+    write_mnist(tmp_path / "env" / "mnist")
+    (tmp_path / "env" / "mnist" / MNIST_FILES[2]).write_bytes(b"\x1f\x8b damaged")
+    with pytest.warns(DataWarning) as caught:
+        ds = load("mnist", download=True)
+    assert ds.source == str(cache_folder(tmp_path, "mnist"))
+    assert_round_trip(ds, arrays)
+    (warning,) = caught
+    message = str(warning.message)
+    assert f"{tmp_path / 'env' / 'mnist' / MNIST_FILES[2]}: checksum mismatch" in message
+    assert f"using the copy in {cache_folder(tmp_path, 'mnist')} instead" in message
+    assert warning.filename == __file__  # points at the caller's load()
+    # without download, a corrupt copy anywhere stays an error
+    with pytest.raises(DataError, match="a copy of its files is corrupt"):
+        load("mnist", download=False)

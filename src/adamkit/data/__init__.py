@@ -12,7 +12,8 @@ searched for in ``root``, ``$ADAMKIT_DATA/<name>/``, the user cache and system
 folders (Debian's ``dataset-fashion-mnist``), checked against known checksums,
 and downloaded through pooch when absent (``download=True``). Anything missing
 or corrupt raises :class:`DataError` with one paragraph saying where we looked
-and how to get the data.
+and how to get the data; a corrupt copy in the download folder, which a download
+may replace, gives a :class:`DataWarning` naming the file instead.
 
 Modules: ``registry`` (the data sets, their files, checksums and mirrors),
 ``locate`` (search order), ``checksums``, ``download`` (pooch, rich progress),
@@ -20,8 +21,8 @@ Modules: ``registry`` (the data sets, their files, checksums and mirrors),
 pickled CIFAR-10 archive), ``digits``, ``splits`` (stratified validation split).
 """
 
-from .dataset import DataError, Dataset
+from .dataset import DataError, Dataset, DataWarning
 from .loader import load
 from .registry import DATASETS, DataFile, DatasetSpec
 
-__all__ = ["DATASETS", "DataError", "DataFile", "Dataset", "DatasetSpec", "load"]
+__all__ = ["DATASETS", "DataError", "DataFile", "DataWarning", "Dataset", "DatasetSpec", "load"]

@@ -1,40 +1,115 @@
-"""Is this file the one we know? Checksums of the file, or of its decompressed content."""
+"""Is this file the one we know? Its size first, then its hashes or those of its decompressed content.
+
+A file is accepted in three forms: as published (its SHA-256 and MD5), re-compressed
+(a gzip file whose decompressed bytes match ``content_sha256``: Debian's copies, a
+``gzip -n`` rerun) and decompressed (the plain file, whose own SHA-256 is
+``content_sha256``; the IDX reader takes it as it is). A file larger than any of
+these forms can be is refused before it is read, and a gzip file is decompressed as
+a stream, hashed chunk by chunk, and stopped once it holds more than ``content_size``
+bytes: a gzip bomb named like a data file costs a few megabytes, never its full size.
+"""
 
 from __future__ import annotations
 
 import gzip
 import hashlib
+import io
 import zlib
+from pathlib import Path
 
-from .idx import GZIP_MAGIC
+from .idx import CHUNK_SIZE, GZIP_MAGIC
 from .registry import DataFile
+
+#: What a gzip file may add to its content: a header naming the file (or carrying a comment),
+#: and 5 bytes per stored block where the data does not compress. A copy larger than its
+#: content by more than this is no gzip of it, and is not read.
+GZIP_HEADER_ALLOWANCE = 1 << 16
+GZIP_GROWTH = 1 / 1000
 
 
 def sha256_hex(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def check_file(file: DataFile, raw: bytes) -> str | None:
-    """``None`` if ``raw`` is ``file`` as known, else one line saying what is wrong.
+def largest_copy(file: DataFile) -> int | None:
+    """The most bytes an acceptable copy of ``file`` can have; ``None`` where nothing bounds it."""
+    if file.content_sha256:
+        if file.content_size is None:
+            return None
+        compressed = file.content_size + int(file.content_size * GZIP_GROWTH) + GZIP_HEADER_ALLOWANCE
+        return max(compressed, file.size or 0)
+    if file.sha256 or file.md5:
+        return file.size  # only the published file passes
+    return None
 
-    Passes when every published hash (SHA-256, MD5) matches, or when ``raw`` is a
-    gzip file whose decompressed bytes match ``file.content_sha256``: the same data
-    compressed again with another header (Debian's copies, a ``gzip -n`` rerun).
-    A file with no known hash passes here; its reader still validates the format.
-    """
+
+def size_problem(file: DataFile, size: int) -> str | None:
+    """``None`` if a file of ``size`` bytes could be ``file``, else one line saying why not."""
+    limit = largest_copy(file)
+    if limit is None or size <= limit:
+        return None
+    if file.content_sha256:
+        known = f"{file.size} bytes as published, {file.content_size} decompressed"
+    else:
+        known = f"{file.size} bytes"
+    return f"{size} bytes, more than any copy of it can hold ({known}): not read"
+
+
+def gunzipped_sha256(raw: bytes, limit: int | None) -> tuple[str | None, str | None]:
+    """``(sha256 of the decompressed bytes, None)``, or ``(None, what is wrong)`` where the stream
+    is damaged or holds more than ``limit`` bytes (decompression stops there)."""
+    digest, total = hashlib.sha256(), 0
+    try:
+        with gzip.GzipFile(fileobj=io.BytesIO(raw)) as stream:
+            while chunk := stream.read(CHUNK_SIZE):
+                total += len(chunk)
+                if limit is not None and total > limit:
+                    return None, f"decompresses to more than {limit} bytes (stopped there)"
+                digest.update(chunk)
+    except (EOFError, OSError, zlib.error) as error:
+        return None, f"not a complete gzip file ({error})"
+    return digest.hexdigest(), None
+
+
+def check_file(file: DataFile, raw: bytes) -> str | None:
+    """``None`` if ``raw`` is ``file`` in one of its accepted forms (see the module's notes),
+    else one line saying what is wrong. A file with no known hash passes here; its reader
+    still validates the format."""
     candidates = (("sha256", file.sha256), ("md5", file.md5))
     published = [(algorithm, value) for algorithm, value in candidates if value]
     if not published and not file.content_sha256:
         return None
+    problem = size_problem(file, len(raw))
+    if problem:
+        return problem
     if published and all(hashlib.new(algorithm, raw).hexdigest() == value for algorithm, value in published):
         return None
-    if file.content_sha256 and raw[:2] == GZIP_MAGIC:
-        try:
-            if sha256_hex(gzip.decompress(raw)) == file.content_sha256:
+    if file.content_sha256:
+        if raw[:2] == GZIP_MAGIC:
+            content, damage = gunzipped_sha256(raw, file.content_size)
+            if damage:
+                return f"checksum mismatch, and {damage}"
+            if content == file.content_sha256:
                 return None
-        except (EOFError, OSError, zlib.error) as error:
-            return f"checksum mismatch, and not a complete gzip file ({error})"
+        elif sha256_hex(raw) == file.content_sha256:
+            return None  # the decompressed file itself
     expected = f"sha256 {file.sha256}" if file.sha256 else f"md5 {file.md5}"
     if file.size is not None:
         expected = f"{file.size} bytes, {expected}"
     return f"checksum mismatch ({len(raw)} bytes, sha256 {sha256_hex(raw)}; expected {expected})"
+
+
+def read_checked(file: DataFile, path: Path) -> tuple[bytes | None, str | None]:
+    """``(the file's bytes, None)`` if ``path`` holds ``file``, else ``(None, what is wrong)``.
+
+    The size is checked before anything is read, so a huge file in the wrong place costs nothing.
+    """
+    try:
+        problem = size_problem(file, path.stat().st_size)
+        if problem:
+            return None, problem
+        raw = path.read_bytes()
+    except OSError as error:
+        return None, f"cannot be read ({error.strerror or error})"
+    problem = check_file(file, raw)
+    return (None, problem) if problem else (raw, None)

@@ -9,12 +9,16 @@ class indices. Format: https://www.cs.toronto.edu/~kriz/cifar.html
 
 The archive is read in memory (nothing is extracted to disk), and the pickles
 are loaded by an unpickler that only resolves the few globals a NumPy array
-needs: a pickle can otherwise run arbitrary code.
+needs: a pickle can otherwise run arbitrary code. It is decompressed as a stream
+that stops once every batch is read, and never beyond :data:`MAX_ARCHIVE_BYTES`
+(a batch beyond :data:`MAX_BATCH_BYTES` is not read at all), so a damaged or
+hostile archive costs no more memory than the real one.
 """
 
 from __future__ import annotations
 
 import codecs
+import gzip
 import io
 import pickle
 import tarfile
@@ -32,6 +36,10 @@ if TYPE_CHECKING:
 ARCHIVE = "cifar-10-python.tar.gz"
 TRAIN_BATCHES = tuple(f"data_batch_{i}" for i in range(1, 6))
 TEST_BATCH = "test_batch"
+#: A batch pickle holds 10,000 images of 3,072 bytes, their labels and file names (a little over
+#: 31 MB in the real archive, whose six batches decompress to about 186 MB).
+MAX_BATCH_BYTES = 40_000_000
+MAX_ARCHIVE_BYTES = 256_000_000
 
 # The functions NumPy's own pickles name, taken from NumPy itself so that both the
 # old "numpy.core.multiarray" and the new "numpy._core.multiarray" spellings resolve.
@@ -79,16 +87,42 @@ def read_batch(payload: bytes, source: str) -> tuple[np.ndarray, np.ndarray]:
     return data.reshape(-1, 3, 32, 32), labels.astype(np.int64)
 
 
+class _BoundedReader(io.RawIOBase):
+    """A stream that raises :class:`DataError` once more than ``limit`` bytes were read from it."""
+
+    def __init__(self, stream: io.BufferedIOBase, limit: int, source: str) -> None:
+        self._stream, self._limit, self._left, self._source = stream, limit, limit, source
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        count = self._stream.readinto(memoryview(buffer)[: self._left + 1])
+        self._left -= count
+        if self._left < 0:
+            raise DataError(f"{self._source}: decompresses to more than {self._limit} bytes (stopped there)")
+        return count
+
+
 def read_archive(raw: bytes, source: str = ARCHIVE) -> dict[str, bytes]:
     """The batch files inside the tar.gz, by base name (read in memory, never extracted)."""
     wanted = set(TRAIN_BATCHES) | {TEST_BATCH}
     members: dict[str, bytes] = {}
     try:
-        with tarfile.open(fileobj=io.BytesIO(raw), mode="r:gz") as archive:
+        stream = _BoundedReader(gzip.GzipFile(fileobj=io.BytesIO(raw)), MAX_ARCHIVE_BYTES, source)
+        with tarfile.open(fileobj=io.BufferedReader(stream), mode="r|") as archive:
             for member in archive:
                 base = member.name.rsplit("/", 1)[-1]
-                if member.isfile() and base in wanted:
-                    members[base] = archive.extractfile(member).read()
+                if not member.isfile() or base not in wanted:
+                    continue
+                if member.size > MAX_BATCH_BYTES:
+                    raise DataError(
+                        f"{source}: {member.name} is {member.size} bytes, more than a CIFAR batch can be "
+                        f"({MAX_BATCH_BYTES}): not read"
+                    )
+                members[base] = archive.extractfile(member).read()
+                if members.keys() == wanted:
+                    break  # the rest (a readme) is not decompressed
     except EOFError as error:
         raise DataError(f"{source}: truncated archive ({error})") from error
     except (tarfile.TarError, OSError, zlib.error) as error:

@@ -17,6 +17,12 @@ class DataError(RuntimeError):
     """
 
 
+class DataWarning(UserWarning):
+    """Something is wrong with a copy of a data set that :func:`adamkit.data.load` could work
+    around (a corrupt file in the download folder, skipped for another copy or replaced by a
+    download): the message names the file and what is wrong with it."""
+
+
 @dataclass(frozen=True, eq=False, repr=False)
 class Dataset:
     """One image classification data set, split three ways, ready for a model.

@@ -13,7 +13,7 @@ import urllib.parse
 import urllib.request
 from pathlib import Path
 
-from .checksums import check_file
+from .checksums import read_checked
 from .dataset import DataError
 from .progress import DownloadBar
 from .registry import DataFile, DatasetSpec
@@ -29,7 +29,13 @@ def copy_file_url(url: str, output_file: str, pooch_instance: object = None) -> 
 
 def fetch(file: DataFile, mirrors: tuple[str, ...], folder: Path) -> Path:
     """Download ``file`` into ``folder`` from the first mirror that serves it with the right hash."""
-    import pooch
+    try:
+        import pooch  # only here: loading files already on disk never needs it
+    except ImportError as error:
+        raise DataError(
+            f"downloading {file.name} needs pooch, which is not installed "
+            "(pip install pooch, or adamkit[lab])"
+        ) from error
 
     failures = []
     for mirror in mirrors:
@@ -64,7 +70,7 @@ def download_missing(spec: DatasetSpec, folder: Path) -> None:
     try:
         for file in spec.files:
             path = folder / file.name
-            if path.is_file() and check_file(file, path.read_bytes()) is None:
+            if path.is_file() and read_checked(file, path)[1] is None:
                 continue  # valid already (maybe a re-compressed copy: keep it)
             fetch(file, spec.mirrors, folder)
     except BaseException:

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
 
 import numpy as np
 
-from .dataset import DataError, Dataset
+from .dataset import DataError, Dataset, DataWarning
 from .download import download_missing
 from .locate import ENV_VAR, Finding, download_folder, inspect_folder, search_places
 from .registry import DATASETS, DatasetSpec
@@ -97,10 +98,12 @@ def find_files(
     """The folder with ``spec``'s verified files, their bytes, and the notes of every place searched.
 
     A corrupt copy is an error, not something to skip silently, except in the
-    download folder when ``download`` is true: a new download replaces it.
+    download folder when ``download`` is true: a new download replaces it, or a
+    later folder's copy is used, and a :class:`DataWarning` names the corrupt files.
     """
     target = download_folder(spec, root)
     looked: list[str] = []
+    skipped = None  # the note on a corrupt copy in the download folder
     for place in search_places(spec, root):
         if place.folder is None:
             looked.append(place.label)
@@ -108,11 +111,17 @@ def find_files(
         finding = inspect_folder(spec, place.folder)
         looked.append(f"{place.label} {place.folder} ({finding.note})")
         if finding.blobs is not None:
+            if skipped:
+                _warn(spec, target, skipped, f"using the copy in {place.folder} instead")
             return place.folder, finding.blobs, looked
         if finding.corrupt and not (download and _same_folder(place.folder, target)):
             raise DataError(explain(spec, "a copy of its files is corrupt", looked, root))
+        if finding.corrupt:
+            skipped = finding.note
     if not download:
         raise DataError(explain(spec, "its files were not found (download=False)", looked, root))
+    if skipped:
+        _warn(spec, target, skipped, "downloading new copies over the corrupt files")
     try:
         download_missing(spec, target)
     except DataError as error:
@@ -121,6 +130,12 @@ def find_files(
     if finding.blobs is None:  # pooch checked the SHA-256; this also checks MD5 and completeness
         raise DataError(explain(spec, f"the download into {target} is {finding.note}", looked, root))
     return target, finding.blobs, looked + [f"downloaded into {target}"]
+
+
+def _warn(spec: DatasetSpec, folder: Path, note: str, action: str) -> None:
+    warnings.warn(
+        f"{spec.title} ({spec.name}): the copy in {folder} is {note}; {action}", DataWarning, stacklevel=4
+    )
 
 
 def explain(

@@ -2,8 +2,9 @@
 
 1. the ``root`` argument: the folder itself, then its ``<name>/`` sub-folder;
 2. ``$ADAMKIT_DATA/<name>/``;
-3. the user cache, ``pooch.os_cache("adamkit")/<name>/`` (``~/.cache/adamkit/<name>``
-   on Linux, honouring ``XDG_CACHE_HOME``);
+3. the user cache, ``<user cache>/adamkit/<name>/`` (``~/.cache/adamkit/<name>`` on
+   Linux, honouring ``XDG_CACHE_HOME``; the folder pooch's ``os_cache`` names, found
+   without importing pooch, which only downloads need);
 4. folders that system packages install to (Debian's ``dataset-fashion-mnist``
    puts Fashion-MNIST in ``/usr/share/datasets/fashion-mnist``).
 
@@ -15,10 +16,11 @@ else the user cache.
 from __future__ import annotations
 
 import os
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from .checksums import check_file
+from .checksums import read_checked
 from .registry import DatasetSpec
 
 ENV_VAR = "ADAMKIT_DATA"
@@ -42,10 +44,20 @@ class Finding:
 
 
 def user_cache_dir() -> Path:
-    """The per-user cache folder for adamkit's downloads (platform dependent, via pooch)."""
-    import pooch
-
-    return Path(pooch.os_cache("adamkit"))
+    """The per-user cache folder for adamkit's downloads: platformdirs' (which pooch uses), or
+    the same rule spelled out where platformdirs is not installed."""
+    try:
+        import platformdirs
+    except ImportError:
+        platformdirs = None
+    if platformdirs is not None:
+        return Path(platformdirs.user_cache_dir("adamkit"))
+    if sys.platform == "win32":
+        local = os.environ.get("LOCALAPPDATA") or Path.home() / "AppData" / "Local"
+        return Path(local) / "adamkit" / "adamkit" / "Cache"
+    if sys.platform == "darwin":
+        return Path.home() / "Library" / "Caches" / "adamkit"
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "adamkit"
 
 
 def search_places(spec: DatasetSpec, root: str | os.PathLike | None) -> list[Place]:
@@ -89,14 +101,11 @@ def inspect_folder(spec: DatasetSpec, folder: Path) -> Finding:
     blobs, problems = {}, []
     for file in spec.files:
         path = folder / file.name
-        try:
-            blobs[file.name] = path.read_bytes()
-        except OSError as error:
-            problems.append(f"{path} cannot be read ({error.strerror or error})")
-            continue
-        problem = check_file(file, blobs[file.name])
+        raw, problem = read_checked(file, path)
         if problem:
             problems.append(f"{path}: {problem}")
+        else:
+            blobs[file.name] = raw
     if problems:
         return Finding("corrupt: " + "; ".join(problems), corrupt=True)
     return Finding("found", blobs)

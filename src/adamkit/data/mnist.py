@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .dataset import DataError
-from .idx import GZIP_MAGIC, gunzip, read_idx
+from .idx import read_idx_gz
 
 if TYPE_CHECKING:
     from .registry import DatasetSpec
@@ -24,12 +24,6 @@ TRAIN_LABELS = "train-labels-idx1-ubyte.gz"
 TEST_IMAGES = "t10k-images-idx3-ubyte.gz"
 TEST_LABELS = "t10k-labels-idx1-ubyte.gz"
 FILE_NAMES = (TRAIN_IMAGES, TRAIN_LABELS, TEST_IMAGES, TEST_LABELS)
-
-
-def read_idx_gz(raw: bytes, source: str) -> np.ndarray:
-    """One ``.gz`` IDX file (a plain IDX file is accepted too) as an array."""
-    data = gunzip(raw, source) if raw[:2] == GZIP_MAGIC else raw
-    return read_idx(data, source)
 
 
 def read_split(images_raw: bytes, labels_raw: bytes, spec: DatasetSpec, images_name: str, labels_name: str):

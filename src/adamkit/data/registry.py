@@ -14,9 +14,11 @@ is verified byte for byte. Sources (cross-checked between independent lists):
 * CIFAR-10: the MD5 on https://www.cs.toronto.edu/~kriz/cifar.html and the SHA-256
   used by torchvision's prototype datasets.
 
-A file found on disk passes if its own hashes match, or if it is a gzip file whose
+A file found on disk passes if its own hashes match, if it is a gzip file whose
 decompressed content matches ``content_sha256`` (a re-compressed copy, such as
-Debian's). Files with no known hash are only checked for format.
+Debian's), or if it is that content itself (decompressed). ``content_size`` (the IDX
+header's size: 16 + N x 28 x 28 bytes of images, 8 + N of labels) bounds how far a
+copy is decompressed. Files with no known hash are only checked for format.
 """
 
 from __future__ import annotations
@@ -36,8 +38,9 @@ class DataFile:
     name: str
     sha256: str | None = None
     md5: str | None = None
-    size: int | None = None  # bytes as published; only for messages
+    size: int | None = None  # bytes as published
     content_sha256: str | None = None  # of the decompressed bytes, for gzip files
+    content_size: int | None = None  # decompressed bytes: where decompressing a copy stops
 
     @property
     def known_hash(self) -> str | None:
@@ -111,24 +114,28 @@ FASHION_MNIST = DatasetSpec(
             sha256="3aede38d61863908ad78613f6a32ed271626dd12800ba2636569512369268a84",
             size=26421880,
             content_sha256="c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888",
+            content_size=47040016,
         ),
         DataFile(
             mnist.TRAIN_LABELS,
             sha256="a04f17134ac03560a47e3764e11b92fc97de4d1bfaf8ba1a3aa29af54cc90845",
             size=29515,
             content_sha256="bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9",
+            content_size=60008,
         ),
         DataFile(
             mnist.TEST_IMAGES,
             sha256="346e55b948d973a97e58d2351dde16a484bd415d4595297633bb08f03db6a073",
             size=4422102,
             content_sha256="5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b",
+            content_size=7840016,
         ),
         DataFile(
             mnist.TEST_LABELS,
             sha256="67da17c76eaffca5446c3361aaab5c3cd6d1c2608764d35dfb1850b086bf8dd5",
             size=5148,
             content_sha256="0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34",
+            content_size=10008,
         ),
     ),
     mirrors=(
@@ -153,24 +160,28 @@ MNIST = DatasetSpec(
             sha256="440fcabf73cc546fa21475e81ea370265605f56be210a4024d2ca8f203523609",
             size=9912422,
             content_sha256="ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db",
+            content_size=47040016,
         ),
         DataFile(
             mnist.TRAIN_LABELS,
             sha256="3552534a0a558bbed6aed32b30c495cca23d567ec52cac8be1a0730e8010255c",
             size=28881,
             content_sha256="65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5",
+            content_size=60008,
         ),
         DataFile(
             mnist.TEST_IMAGES,
             sha256="8d422c7b0a1c1c79245a5bcf07fe86e33eeafee792b84584aec276f5a2dbc4e6",
             size=1648877,
             content_sha256="0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7",
+            content_size=7840016,
         ),
         DataFile(
             mnist.TEST_LABELS,
             sha256="f7ae60f92e00ec6debd23a6088c31dbd2371eca3ffa0defaefb259924204aec6",
             size=4542,
             content_sha256="ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2",
+            content_size=10008,
         ),
     ),
     mirrors=(
