@@ -96,6 +96,19 @@ def test_compiled_code_is_saved_and_loads_back(fresh_cache):
     assert call(address, -5) == -15
 
 
+@pytest.mark.parametrize("umask", [0o022, 0o002])
+def test_cache_files_get_the_umask_s_permissions_so_a_shared_cache_can_be_shared(fresh_cache, umask):
+    """A group sharing a cache folder (umask 002) can read and replace each other's kernels."""
+    old = os.umask(umask)
+    try:
+        machine_code.compiled(triple, SIGNATURE)
+    finally:
+        os.umask(old)
+    (path,) = fresh_cache.glob("*.nbo")
+    assert path.stat().st_mode & 0o777 == 0o666 & ~umask
+    assert not [p.name for p in fresh_cache.iterdir() if p.suffix != ".nbo"]  # no temporary left
+
+
 @pytest.mark.parametrize("damage", [b"", b"not a pickle", "truncated"])
 def test_a_damaged_file_is_compiled_again_and_replaced(fresh_cache, damage):
     machine_code.compiled(triple, SIGNATURE)

@@ -19,7 +19,8 @@ function's own file only, could.
 Folder: ``$NUMBA_CACHE_DIR/adamkit`` where that is set (one variable moves all compiled
 code, as the first-step benchmark does), else ``adamkit/kernels`` in the user's cache
 folder. A file that cannot be written or read back is compiled again, never an error. Each
-function keeps its three newest builds (:data:`KEEP_BUILDS`).
+function keeps its three newest builds (:data:`KEEP_BUILDS`). Files get the permissions the
+umask gives (0644 or, with ``umask 002``, 0664 for a cache shared by a group).
 
 What loaded code lacks: numba's *environment*, the Python objects that only code working
 with them reads (object mode, global arrays looked up at run time). Kernels take
@@ -38,7 +39,6 @@ import hashlib
 import os
 import pickle
 import sys
-import tempfile
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -48,6 +48,8 @@ import llvmlite.binding as llvm
 import numba
 import torch
 from numba import cfunc, types
+
+from ...atomic import atomic_write_bytes
 
 #: Source folders whose files go into every key: the kernels and the low-bit codecs they inline.
 SOURCES = (Path(__file__).parent, Path(__file__).parent.parent / "lowbit")
@@ -195,12 +197,9 @@ def _compile(
         state = compiled_function._library.serialize_using_object_code()
         data = pickle.dumps((state, compiled_function._wrapper_name), protocol=pickle.HIGHEST_PROTOCOL)
         path.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=path.parent, prefix=path.name, delete=False) as partial:
-            partial.write(data)
-        try:
-            os.replace(partial.name, path)  # whole or not at all, even with another process writing
-        finally:
-            Path(partial.name).unlink(missing_ok=True)
+        # whole or not at all, even with another process writing; readable as the umask allows,
+        # so that a cache folder shared by a group is shared by its files too
+        atomic_write_bytes(path, data)
         _remove_older_builds(path)
     except (OSError, AttributeError, ValueError, RuntimeError):
         pass  # uncached: the next process compiles again
