@@ -2,7 +2,9 @@
 
 Every optimizer runs with the same seeds, so with the same initial weights and the same
 batches. The report folder holds one JSON and one CSV per run (``runs/``), the plots,
-``summary.csv``/``summary.json`` and ``report.html`` (one self-contained page).
+``summary.csv``/``summary.json`` and ``report.html`` (one self-contained page), written
+last. A folder that is a file or cannot be written is refused before any training, and so is
+one that already holds files, unless ``--overwrite`` (see :mod:`adamkit.lab.output`).
 
 Example::
 
@@ -22,6 +24,7 @@ from typing import Any
 import torch
 
 from . import arguments, report
+from .output import prepare_report_folder
 from .runner import RunConfig, RunResult, load_tensors, train
 
 
@@ -59,6 +62,7 @@ def compare(
     extra_settings: dict[str, Any] | None = None,
     console: Any | None = None,
     show_progress: bool = True,
+    overwrite: bool = False,
 ) -> Comparison:
     """Run ``base`` with each optimizer and seeds ``0..seeds-1``; write the report into ``folder``.
 
@@ -66,15 +70,22 @@ def compare(
         base: the settings shared by every run (its ``optimizer`` and ``seed`` are replaced).
         optimizer_names: the lab's optimizer names (see :mod:`adamkit.lab.optimizers`).
         seeds: how many seeds per optimizer.
-        folder: where the report goes (created).
+        folder: where the report goes (created); checked before any training: it must be a
+            writable folder, new or empty unless ``overwrite``.
         title: the report's title (default: data set and model).
         notes: makes lines to add under the summary from its rows (a recipe's findings).
         extra_settings: more rows for the report's settings table (a recipe's name).
         console: a ``rich.console.Console`` (default: a new one on stdout).
         show_progress: draw a progress bar while training.
+        overwrite: empty ``folder`` first if it holds a previous report (only a report: a folder
+            with other files is refused).
+
+    Raises:
+        LabError: ``folder`` cannot take the report (before anything is trained).
     """
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+    prepare_report_folder(folder, overwrite)
     console = console or make_console()
     title = title or f"{base.data} / {base.model}"
     data = load_tensors(base)
@@ -151,6 +162,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--train-limit", type=arguments.positive_int, default=None, help="train on the first N examples only"
     )
     parser.add_argument("--out", type=Path, default=None, help="report folder (default: reports/compare-...)")
+    add_overwrite_argument(parser)
     add_common_arguments(parser)
 
 
@@ -163,6 +175,16 @@ def add_common_arguments(parser: argparse.ArgumentParser) -> None:
         help="torch intra-op threads (default: torch's own; 1 suits small models on a busy machine)",
     )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def add_overwrite_argument(parser: argparse.ArgumentParser) -> None:
+    """``--overwrite``: for commands that write a report folder."""
+    parser.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace the report already in --out (its files are deleted first; a folder holding "
+        "other files is refused)",
+    )
 
 
 def apply_threads(args: argparse.Namespace) -> None:
@@ -193,7 +215,13 @@ def run(args: argparse.Namespace) -> int:
     console = make_console()
     folder = args.out or default_folder(args.data, args.model)
     result = compare(
-        base, args.optimizers, args.seeds, folder, console=console, show_progress=not args.no_progress
+        base,
+        args.optimizers,
+        args.seeds,
+        folder,
+        console=console,
+        show_progress=not args.no_progress,
+        overwrite=args.overwrite,
     )
     report.print_summary(
         result.summary, console, title=f"{args.data} / {args.model}: test accuracy over seeds"

@@ -10,6 +10,9 @@ each) :func:`write_report` writes into a folder:
 * ``summary.csv`` and ``summary.json``: the numbers of the table;
 * ``report.html``: one self-contained page (the plots inlined as base64 ``data:`` URIs,
   no script, no outside file), to open, mail or archive as it is.
+
+Each file is written whole or not at all (:mod:`adamkit.atomic`), and the page last: a folder
+with a ``report.html`` holds everything it describes.
 """
 
 from __future__ import annotations
@@ -26,9 +29,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from ..atomic import atomic_open, atomic_write_text
+from .output import PLOTS, REPORT_PAGE, RUNS_FOLDER, save_figure
 from .runner import RunResult
-
-PLOTS = ("loss.png", "accuracy.png", "test_accuracy.png")
 
 
 @dataclass(frozen=True)
@@ -138,7 +141,7 @@ def plot_curves(results: Sequence[RunResult], metric: str, path: Path, title: st
     axes[1].legend(title="line: mean; band: min-max over seeds", fontsize="small", loc="best")
     figure.suptitle(title)
     figure.tight_layout()
-    figure.savefig(path, dpi=100)
+    save_figure(figure, path, dpi=100)
     pyplot.close(figure)
     return path
 
@@ -181,7 +184,7 @@ def plot_test_accuracy(results: Sequence[RunResult], path: Path, title: str) -> 
     axis.set_title(f"{heading}\nbar: mean over seeds; whisker: min-max; dot: one seed", fontsize="medium")
     axis.grid(axis="y", alpha=0.3)
     figure.tight_layout()
-    figure.savefig(path, dpi=100)
+    save_figure(figure, path, dpi=100)
     pyplot.close(figure)
     return path
 
@@ -263,8 +266,8 @@ def render_html(
 def write_summary(rows: Sequence[Summary], folder: Path) -> None:
     """``summary.csv`` and ``summary.json``: one row per optimizer."""
     data = [asdict(row) for row in rows]
-    (folder / "summary.json").write_text(json.dumps(data, indent=2) + "\n")
-    with (folder / "summary.csv").open("w", newline="") as handle:
+    atomic_write_text(folder / "summary.json", json.dumps(data, indent=2) + "\n")
+    with atomic_open(folder / "summary.csv", "w", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=list(data[0]))
         writer.writeheader()
         writer.writerows(data)
@@ -277,18 +280,27 @@ def write_report(
     settings: dict[str, Any],
     notes: Sequence[str] = (),
 ) -> Path:
-    """Write the plots, the summary files and ``report.html`` into ``folder``; return the page's path."""
+    """Write the plots, the summary files and, last, ``report.html`` into ``folder``; return the page's path.
+
+    The page lists the run files of ``results`` found in ``folder/runs`` (those :meth:`RunResult.save`
+    wrote), never other files that folder may hold.
+    """
     folder.mkdir(parents=True, exist_ok=True)
     rows = summarize(results)
+    loss, accuracy, test_accuracy = (folder / name for name in PLOTS)
     plots = [
-        plot_curves(results, "loss", folder / "loss.png", f"{title}: loss"),
-        plot_curves(results, "accuracy", folder / "accuracy.png", f"{title}: accuracy"),
-        plot_test_accuracy(results, folder / "test_accuracy.png", f"{title}: final test accuracy"),
+        plot_curves(results, "loss", loss, f"{title}: loss"),
+        plot_curves(results, "accuracy", accuracy, f"{title}: accuracy"),
+        plot_test_accuracy(results, test_accuracy, f"{title}: final test accuracy"),
     ]
     write_summary(rows, folder)
-    run_files = sorted(str(p.relative_to(folder)) for p in folder.glob("runs/*.json"))
-    page = folder / "report.html"
-    page.write_text(render_html(title, settings, rows, plots, notes, run_files))
+    run_files = sorted(
+        f"{RUNS_FOLDER}/{result.config.label}.json"
+        for result in results
+        if (folder / RUNS_FOLDER / f"{result.config.label}.json").is_file()
+    )
+    page = folder / REPORT_PAGE
+    atomic_write_text(page, render_html(title, settings, rows, plots, notes, run_files))
     return page
 
 

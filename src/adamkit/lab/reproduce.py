@@ -15,7 +15,8 @@ may change them):
 * ``sphere``: Adam from scratch on f(x, y) = x^2 + y^2 over [-1, 1]^2, drawn with its
   surface (delegates to :func:`adamkit.lab.sphere.reproduce_sphere`).
 
-The training recipes write the same report folder as ``adamkit compare``.
+The training recipes write the same report folder as ``adamkit compare`` (``--overwrite`` to
+replace one); ``--out`` is checked before anything runs.
 """
 
 from __future__ import annotations
@@ -30,7 +31,8 @@ from pathlib import Path
 from typing import Any
 
 from . import arguments, report
-from .compare import add_common_arguments, apply_threads, compare, make_console
+from .compare import add_common_arguments, add_overwrite_argument, apply_threads, compare, make_console
+from .output import check_writable
 from .runner import RunConfig
 
 
@@ -143,6 +145,7 @@ def run_training_recipe(name: str, args: argparse.Namespace, console: Any) -> in
         extra_settings={"recipe": name},
         console=console,
         show_progress=not args.no_progress,
+        overwrite=args.overwrite,
     )
     report.print_summary(comparison.summary, console, title=title)
     for line in findings(recipe, data, comparison.summary):
@@ -158,6 +161,7 @@ def run_delegated_recipe(name: str, args: argparse.Namespace, console: Any) -> i
     except (ImportError, AttributeError) as error:
         raise arguments.LabError(f"recipe {name!r} needs {module_name}.{function_name}: {error}") from None
     folder = args.out or Path("reports") / f"reproduce-{name}-{time.strftime('%Y%m%d-%H%M%S')}"
+    check_writable(folder)
     folder.mkdir(parents=True, exist_ok=True)
     outcome = function(folder)
     from rich.table import Table
@@ -200,6 +204,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--out", type=Path, default=None, help="output folder (default: reports/reproduce-...)"
     )
+    add_overwrite_argument(parser)
     add_common_arguments(parser)
 
 

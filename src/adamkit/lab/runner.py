@@ -31,6 +31,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from .. import __version__, schedules
+from ..atomic import atomic_open, atomic_write_text
 from . import models, optimizers
 
 #: Batches this large are used to score the validation and test sets (no gradients kept).
@@ -96,12 +97,13 @@ class RunResult:
         return _finite_or_none(data)
 
     def save(self, folder: Path) -> tuple[Path, Path]:
-        """Write ``<optimizer>-seed<k>.json`` (everything) and ``.csv`` (one row per epoch)."""
+        """Write ``<optimizer>-seed<k>.json`` (everything) and ``.csv`` (one row per epoch), each whole
+        or not at all."""
         folder.mkdir(parents=True, exist_ok=True)
         json_path = folder / f"{self.config.label}.json"
         csv_path = folder / f"{self.config.label}.csv"
-        json_path.write_text(json.dumps(self.to_dict(), indent=2) + "\n")
-        with csv_path.open("w", newline="") as handle:
+        atomic_write_text(json_path, json.dumps(self.to_dict(), indent=2) + "\n")
+        with atomic_open(csv_path, "w", newline="") as handle:
             writer = csv.DictWriter(handle, fieldnames=list(EPOCH_COLUMNS))
             writer.writeheader()
             writer.writerows(_finite_or_none(asdict(record)) for record in self.history)

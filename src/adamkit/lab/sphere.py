@@ -35,6 +35,7 @@ from typing import Any
 import numpy as np
 
 from .functions import SPHERE
+from .output import save_figure
 
 #: The article's settings.
 STEP_SIZE = 0.02
@@ -132,8 +133,7 @@ def plot_surface(path: np.ndarray, out: Path) -> Path:
     more_handles, more_labels = top.get_legend_handles_labels()
     fig.legend(handles + more_handles, labels + more_labels, loc="outside lower center", ncols=4, fontsize=9)
     out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=110)
-    return out
+    return save_figure(fig, out, dpi=110)
 
 
 def _point(p: np.ndarray) -> str:

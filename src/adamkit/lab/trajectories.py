@@ -37,8 +37,10 @@ from typing import Any
 
 import numpy as np
 
+from ..atomic import atomic_open
 from . import arguments
 from .functions import FUNCTIONS, TestFunction, get
+from .output import check_writable, save_figure
 
 # --- which rates and how many steps -------------------------------------------------------------
 
@@ -399,8 +401,7 @@ def plot(function: TestFunction, runs: Sequence[Run], out: Path, *, dpi: int = 1
     figure = _Figure(function, runs, steps)
     figure.show_until(steps)
     out.parent.mkdir(parents=True, exist_ok=True)
-    figure.fig.savefig(out, dpi=dpi)
-    return out
+    return save_figure(figure.fig, out, dpi=dpi)
 
 
 def animate(
@@ -441,7 +442,10 @@ def animate(
     images = [image.quantize(palette=palette, dither=Image.Dither.NONE) for image in images]
     images += [images[-1]] * max(1, fps // 2)
     out.parent.mkdir(parents=True, exist_ok=True)
-    images[0].save(out, save_all=True, append_images=images[1:], duration=round(1000 / fps), loop=0)
+    with atomic_open(out, "wb") as handle:
+        images[0].save(
+            handle, format="GIF", save_all=True, append_images=images[1:], duration=round(1000 / fps), loop=0
+        )
     return out
 
 
@@ -530,6 +534,7 @@ def run(args: argparse.Namespace) -> int:
     setting = SETTINGS[f.name]
     names = args.optimizers or list(setting.optimizers)
     steps = args.steps or setting.steps
+    check_writable(args.out)
     try:
         runs = run_all(f, names, steps, args.lr)
     except ValueError as error:  # an optimizer this install lacks
