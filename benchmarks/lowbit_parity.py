@@ -112,6 +112,7 @@ def main(argv: list[str] | None = None) -> int:
             notes=gaps,
             show_progress=False,
             console=console,
+            overwrite=True,  # a rerun replaces the previous report
         )
         report.print_summary(result.summary, console, title=f"{name}: test accuracy over seeds")
         for line in gaps(result.summary):
