@@ -69,8 +69,9 @@ def read_up_to(stream: IO[bytes], count: int) -> bytearray:
     return data
 
 
-def idx_header(data: bytes | bytearray, source: str) -> tuple[tuple[int, ...], np.dtype, int]:
-    """``(shape, dtype, header size)`` from the start of an IDX file; :class:`DataError` if it is not one."""
+def idx_header(data: bytes | bytearray, source: str) -> tuple[tuple[int, ...], np.dtype, int, int]:
+    """``(shape, dtype, header size, file size)`` from the start of an IDX file (the file size is the
+    one the header promises); :class:`DataError` if it is not one."""
     if len(data) < 4:
         raise DataError(f"{source}: truncated IDX file ({len(data)} bytes, shorter than the 4-byte magic)")
     zero0, zero1, code, ndim = data[:4]
@@ -81,7 +82,9 @@ def idx_header(data: bytes | bytearray, source: str) -> tuple[tuple[int, ...], n
     header_size = 4 + 4 * ndim
     if len(data) < header_size:
         raise DataError(f"{source}: truncated IDX file ({len(data)} bytes, header needs {header_size})")
-    return struct.unpack(f">{ndim}I", data[4:header_size]), IDX_DTYPES[code], header_size
+    shape = struct.unpack(f">{ndim}I", data[4:header_size])
+    dtype = IDX_DTYPES[code]
+    return shape, dtype, header_size, header_size + math.prod(shape) * dtype.itemsize
 
 
 def read_idx(data: bytes | bytearray, source: str = "IDX data") -> np.ndarray:
@@ -94,8 +97,7 @@ def read_idx(data: bytes | bytearray, source: str = "IDX data") -> np.ndarray:
     >>> read_idx(raw).tolist()
     [7, 8, 9]
     """
-    shape, dtype, header_size = idx_header(data, source)
-    expected = header_size + math.prod(shape) * dtype.itemsize
+    shape, dtype, header_size, expected = idx_header(data, source)
     if len(data) != expected:
         problem = "truncated IDX file" if len(data) < expected else "IDX file with trailing bytes"
         raise DataError(
@@ -113,9 +115,9 @@ def read_idx_gz(raw: bytes, source: str) -> np.ndarray:
         return read_idx(raw, source)
     with gzip_errors(source), gzip.GzipFile(fileobj=io.BytesIO(raw)) as stream:
         data = read_up_to(stream, 4)
-        data += read_up_to(stream, 4 * data[3] if len(data) == 4 else 0)
-        shape, dtype, header_size = idx_header(data, source)
-        expected = header_size + math.prod(shape) * dtype.itemsize
+        dimensions = data[3] if len(data) == 4 else 0
+        data += read_up_to(stream, 4 * dimensions)
+        shape, _, _, expected = idx_header(data, source)
         if expected > DEFLATE_MAX_RATIO * len(raw):
             raise DataError(
                 f"{source}: truncated IDX file (the header promises shape {shape}, {expected} bytes; "
