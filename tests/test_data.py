@@ -707,6 +707,18 @@ def test_a_huge_file_with_a_known_size_is_refused_before_it_is_read(tmp_path, na
     assert peak < 4 << 20
 
 
+def test_a_wrong_file_of_unknown_size_is_hashed_in_chunks_not_read_whole(monkeypatch, tmp_path):
+    write_mnist(tmp_path / "data")
+    files = [DataFile(f.name, sha256=f.sha256) for f in hashed_with_content(tmp_path / "data")]  # no sizes
+    patch_spec(monkeypatch, "mnist", files=tuple(files))
+    with open(tmp_path / "data" / MNIST_FILES[0], "wb") as handle:
+        handle.truncate(64 << 20)  # sparse: no disk used
+    peak, raised = peak_memory(lambda: load("mnist", root=tmp_path / "data", download=False))
+    assert isinstance(raised, DataError)
+    assert f"{MNIST_FILES[0]}: checksum mismatch ({64 << 20} bytes" in str(raised)
+    assert peak < 4 << 20
+
+
 def test_a_cifar_archive_is_decompressed_no_further_than_a_batch_or_the_whole_can_be(monkeypatch, tmp_path):
     archive = tmp_path / "data" / "cifar-10-python.tar.gz"
     archive.parent.mkdir()

@@ -13,7 +13,7 @@ import urllib.parse
 import urllib.request
 from pathlib import Path
 
-from .checksums import read_checked
+from .checksums import check_file
 from .dataset import DataError
 from .progress import DownloadBar
 from .registry import DataFile, DatasetSpec
@@ -70,7 +70,7 @@ def download_missing(spec: DatasetSpec, folder: Path) -> None:
     try:
         for file in spec.files:
             path = folder / file.name
-            if path.is_file() and read_checked(file, path)[1] is None:
+            if _valid(file, path):
                 continue  # valid already (maybe a re-compressed copy: keep it)
             fetch(file, spec.mirrors, folder)
     except BaseException:
@@ -78,3 +78,10 @@ def download_missing(spec: DatasetSpec, folder: Path) -> None:
             if parent.is_dir() and not any(parent.iterdir()):
                 parent.rmdir()
         raise
+
+
+def _valid(file: DataFile, path: Path) -> bool:
+    try:
+        return path.is_file() and check_file(file, path) is None
+    except OSError:  # unreadable: download over it
+        return False
