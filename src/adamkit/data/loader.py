@@ -45,6 +45,10 @@ def load(
         DataError: files missing, corrupt, truncated, or failing to download: one
             paragraph naming every folder searched and how to get the data.
 
+    Warns:
+        DataWarning: a corrupt copy in the download folder was skipped for a valid copy
+            elsewhere, or is being replaced by a download (the message names its files).
+
     Example:
         >>> from adamkit.data import load
         >>> ds = load("digits", seed=0, validation=0.2)
