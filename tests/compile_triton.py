@@ -35,6 +35,9 @@ CASES = [
     ("SGD", {"lr": 0.1, "momentum": 0.9, "nesterov": True, "weight_decay": 0.1}, 32),
     ("RMSprop", {"centered": True, "momentum": 0.9, "weight_decay": 0.1}, 32),
     ("Adagrad", {"weight_decay": 0.1}, 32),
+    ("Lion", {"weight_decay": 0.1}, 32),
+    ("AdaBelief", {"amsgrad": True, "weight_decay": 0.1}, 32),
+    ("AdEMAMix", {"weight_decay": 0.1}, 32),
     ("Adam", {"amsgrad": True, "weight_decay": 0.1}, 8),
     ("Adam", {"amsgrad": True, "weight_decay": 0.1}, 16),
 ]

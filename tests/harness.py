@@ -58,6 +58,8 @@ def make_torch_run(
             probe = opt_factory([torch.zeros(1, dtype=dtype, requires_grad=True)], **kwargs)
             g["lr"] = probe.defaults["lr"] / 2
     opt = opt_factory(groups, **kwargs)
+    if hasattr(opt, "train"):  # Schedule-Free optimizers step in train mode only
+        opt.train()
     return [p for group in params for p in group], opt
 
 

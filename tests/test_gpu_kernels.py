@@ -38,6 +38,12 @@ CASES = ADAM_CASES + [
     ("Adagrad", {"lr": 0.1, "lr_decay": 0.01}),
     ("Adagrad", {"lr": 0.1, "weight_decay": 0.1, "maximize": True}),
     ("SWATS", {"lr": 0.01, "switch_tol": 1.0}),  # switches at once: its SGD phase is on Triton
+    ("Lion", {"lr": 0.01, "weight_decay": 0.1}),
+    ("Lion", {"lr": 0.01, "maximize": True}),
+    ("AdaBelief", {"lr": 0.01, "amsgrad": True, "weight_decay": 0.1}),
+    ("AdaBelief", {"lr": 0.01, "decoupled_weight_decay": True, "weight_decay": 0.1, "maximize": True}),
+    ("AdEMAMix", {"lr": 0.01}),
+    ("AdEMAMix", {"lr": 0.01, "t_alpha": 5, "t_beta3": 5, "weight_decay": 0.0, "maximize": True}),
 ]
 STEPS = 7  # RAdam's adaptive rate starts at step 6
 SIZES = [(0,), (5,), (40, 25), (2500,)]  # empty, under a program, several programs, a partial one

@@ -10,14 +10,20 @@ on the CPU (:mod:`.kernels`), Triton kernels on CUDA devices (:mod:`.gpu`). Low-
 optimizer state (``state_bits``): :mod:`.lowbit`.
 """
 
+from .adabelief import AdaBelief
 from .adadelta import Adadelta
+from .adafactor import Adafactor
 from .adagrad import Adagrad
 from .adam import Adam, AdamW
 from .adamax import Adamax
+from .ademamix import AdEMAMix
+from .lamb import LAMB
+from .lion import Lion
 from .nadam import NAdam
 from .optimizer import RuleOptimizer
 from .radam import RAdam
 from .rmsprop import RMSprop
+from .schedulefree import ScheduleFreeAdamW
 from .sgd import SGD
 from .swats import SWATS
 
@@ -33,4 +39,10 @@ __all__ = [
     "Adagrad",
     "Adadelta",
     "SWATS",
+    "Lion",
+    "AdEMAMix",
+    "AdaBelief",
+    "LAMB",
+    "Adafactor",
+    "ScheduleFreeAdamW",
 ]

@@ -54,6 +54,9 @@ KERNELS: dict[str, str] = {
     "rmsprop": "adamkit.torch.kernels.rmsprop:RMSPROP_KERNEL",
     "adagrad": "adamkit.torch.kernels.adagrad:ADAGRAD_KERNEL",
     "swats": "adamkit.torch.kernels.swats:SWATS_KERNEL",
+    "lion": "adamkit.torch.kernels.lion:LION_KERNEL",
+    "adabelief": "adamkit.torch.kernels.adabelief:ADABELIEF_KERNEL",
+    "ademamix": "adamkit.torch.kernels.ademamix:ADEMAMIX_KERNEL",
 }
 
 #: torch dtype -> (NumPy dtype the kernel computes in, reals per element)

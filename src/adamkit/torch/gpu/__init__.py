@@ -12,6 +12,7 @@ one device: each Triton program takes ``BLOCK`` elements of one tensor (:mod:`.l
 * :mod:`.sgd`: SGD (momentum, dampening, Nesterov, maximize, weight decay), and SWATS's
   SGD phase (the same table);
 * :mod:`.baselines`: RMSprop (centered, momentum), Adagrad;
+* :mod:`.modern`: Lion, AdaBelief (AMSGrad), AdEMAMix (without ``cautious``);
 * :mod:`.lowbit`: Adam and AdamW with 8-bit or bfloat16 moments (``state_bits``), launched
   by the low-bit engine (:data:`adamkit.torch.lowbit.fused.LAUNCHERS`).
 
@@ -42,6 +43,9 @@ FAMILIES: dict[str, str] = {
     "swats-sgd": "adamkit.torch.gpu.sgd:sgd_kernel:flags",  # SWATS after its switch: SGD's table
     "rmsprop": "adamkit.torch.gpu.baselines:rmsprop_kernel:rmsprop_flags",
     "adagrad": "adamkit.torch.gpu.baselines:adagrad_kernel:adagrad_flags",
+    "lion": "adamkit.torch.gpu.modern:lion_kernel:lion_flags",
+    "adabelief": "adamkit.torch.gpu.modern:adabelief_kernel:adabelief_flags",
+    "ademamix": "adamkit.torch.gpu.modern:ademamix_kernel:ademamix_flags",
 }
 
 

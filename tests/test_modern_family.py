@@ -1,0 +1,297 @@
+"""The modern family against the outside world: torch.optim.Adafactor, the authors' packages
+(lion-pytorch, adabelief-pytorch, schedulefree), pytorch-optimizer's AdEMAMix and cautious Lion,
+and optax's LAMB (or, without JAX, optax's chain transcribed in float64 NumPy below).
+
+Every comparison runs 60 steps of the same gradient sequence (which depends on the parameters,
+so a difference in one step shows in all later ones) in float64, with matrices, vectors and a
+3-d tensor.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+from typing import Any
+
+import numpy as np
+import pytest
+import torch
+
+import adamkit.torch as ak
+from adamkit.rules.cautious import cautious
+
+SHAPES = [(6, 5), (7,), (2, 3, 4), (1,)]
+STEPS = 60
+
+
+def start(seed: int = 0) -> list[torch.Tensor]:
+    gen = torch.Generator().manual_seed(seed)
+    return [torch.randn(s, generator=gen, dtype=torch.float64) for s in SHAPES]
+
+
+def grads_at(step: int, params: list[torch.Tensor]) -> list[torch.Tensor]:
+    """Gradient of sum(0.5 p^2 + 0.05 p^4) plus noise fixed by the step (some of it sparse-ish)."""
+    gen = torch.Generator().manual_seed(100 + step)
+    out = []
+    for p in params:
+        noise = torch.randn(p.shape, generator=gen, dtype=torch.float64)
+        out.append(p + 0.2 * p**3 + 0.5 * noise * (noise.abs() > 0.3))
+    return out
+
+
+def run(factory, steps: int = STEPS, train_mode: bool = False) -> tuple[list[torch.Tensor], Any]:
+    params = [p.clone().requires_grad_(True) for p in start()]
+    opt = factory(params)
+    if train_mode:
+        opt.train()
+    for step in range(steps):
+        with torch.no_grad():
+            grads = grads_at(step, [p.detach() for p in params])
+        for p, g in zip(params, grads, strict=True):
+            p.grad = g.clone()  # some peers write into p.grad
+        opt.step()
+    return params, opt
+
+
+def assert_same(ours: list[torch.Tensor], theirs: list[torch.Tensor], tol: float = 1e-12) -> None:
+    for i, (a, b) in enumerate(zip(ours, theirs, strict=True)):
+        scale = max(b.abs().max().item(), 1e-30)
+        assert (a - b).abs().max().item() / scale <= tol, f"param {i}: {(a - b).abs().max().item():.3e}"
+
+
+def _moved(params: list[torch.Tensor]) -> None:
+    assert any((p.detach() - s).abs().max() > 1e-3 for p, s in zip(params, start(), strict=True))
+
+
+# --- Lion -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kwargs", [dict(lr=1e-2), dict(lr=3e-3, betas=(0.95, 0.98), weight_decay=0.5)])
+def test_lion_equals_lion_pytorch(kwargs):
+    lion_pytorch = pytest.importorskip("lion_pytorch")
+    ours, _ = run(lambda p: ak.Lion(p, **kwargs))
+    theirs, _ = run(lambda p: lion_pytorch.Lion(p, **kwargs))
+    _moved(ours)
+    assert_same(ours, theirs)
+
+
+def test_cautious_lion_equals_pytorch_optimizer_s():
+    po = pytest.importorskip("pytorch_optimizer")
+    ours, _ = run(lambda p: ak.Lion(p, lr=1e-2, weight_decay=0.1, cautious=True))
+    theirs, _ = run(lambda p: po.Lion(p, lr=1e-2, weight_decay=0.1, weight_decouple=True, cautious=True))
+    plain, _ = run(lambda p: ak.Lion(p, lr=1e-2, weight_decay=0.1))
+    assert_same(ours, theirs)
+    assert max((a - b).abs().max().item() for a, b in zip(ours, plain, strict=True)) > 1e-3  # the mask acts
+
+
+# --- AdEMAMix ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [dict(lr=1e-2), dict(lr=1e-2, betas=(0.8, 0.99, 0.999), alpha=2.0, weight_decay=0.0),
+     dict(lr=1e-2, t_alpha=40, t_beta3=40, weight_decay=0.1)],
+)
+def test_ademamix_equals_pytorch_optimizer_s(kwargs):
+    po = pytest.importorskip("pytorch_optimizer")
+    theirs_kwargs = {k: v for k, v in kwargs.items() if k not in ("t_alpha", "t_beta3")}
+    theirs_kwargs.update(weight_decouple=True, weight_decay=kwargs.get("weight_decay", 0.01))
+    if "t_alpha" in kwargs:
+        theirs_kwargs["t_alpha_beta3"] = kwargs["t_alpha"]
+    ours, _ = run(lambda p: ak.AdEMAMix(p, **kwargs))
+    theirs, _ = run(lambda p: po.AdEMAMix(p, **theirs_kwargs))
+    _moved(ours)
+    assert_same(ours, theirs)
+
+
+def test_ademamix_with_alpha_zero_is_adamw():
+    ours, _ = run(lambda p: ak.AdEMAMix(p, lr=1e-2, alpha=0.0, weight_decay=0.1))
+    adamw, _ = run(lambda p: torch.optim.AdamW(p, lr=1e-2, weight_decay=0.1))
+    assert_same(ours, adamw, tol=1e-10)
+
+
+# --- AdaBelief --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [dict(lr=1e-2), dict(lr=1e-2, amsgrad=True, weight_decay=0.1),
+     dict(lr=1e-2, weight_decay=0.1, decoupled_weight_decay=True, eps=1e-8)],
+)
+def test_adabelief_equals_the_authors_package(kwargs):
+    adabelief_pytorch = pytest.importorskip("adabelief_pytorch")
+    theirs_kwargs = {k: v for k, v in kwargs.items() if k != "decoupled_weight_decay"}
+    theirs_kwargs.setdefault("eps", 1e-16)
+    ours, _ = run(lambda p: ak.AdaBelief(p, **kwargs))
+    theirs, _ = run(
+        lambda p: adabelief_pytorch.AdaBelief(
+            p, rectify=False, weight_decouple=kwargs.get("decoupled_weight_decay", False),
+            print_change_log=False, **theirs_kwargs,
+        )
+    )
+    _moved(ours)
+    assert_same(ours, theirs)
+
+
+# --- LAMB -------------------------------------------------------------------------------------
+
+
+def optax_lamb_in_numpy(params, steps, lr, b1=0.9, b2=0.999, eps=1e-6, weight_decay=0.0):
+    """optax.lamb = chain(scale_by_adam, add_decayed_weights, scale_by_trust_ratio, -lr), in float64."""
+    params = [p.numpy().copy() for p in params]
+    mu = [np.zeros_like(p) for p in params]
+    nu = [np.zeros_like(p) for p in params]
+    for step in range(steps):
+        grads = [g.numpy() for g in grads_at(step, [torch.from_numpy(p) for p in params])]
+        t = step + 1
+        for i, (p, g) in enumerate(zip(params, grads, strict=True)):
+            mu[i] = (1 - b1) * g + b1 * mu[i]
+            nu[i] = (1 - b2) * g**2 + b2 * nu[i]
+            u = (mu[i] / (1 - b1**t)) / (np.sqrt(nu[i] / (1 - b2**t)) + eps) + weight_decay * p
+            pn, un = np.linalg.norm(p), np.linalg.norm(u)
+            ratio = 1.0 if pn == 0 or un == 0 else pn / un
+            params[i] = p - lr * ratio * u
+    return [torch.from_numpy(p) for p in params]
+
+
+@pytest.mark.parametrize("kwargs", [dict(lr=1e-2), dict(lr=1e-2, weight_decay=0.1)])
+def test_lamb_equals_optax_s_chain(kwargs):
+    ours, _ = run(lambda p: ak.LAMB(p, **kwargs))
+    reference = optax_lamb_in_numpy(start(), STEPS, **kwargs)
+    _moved(ours)
+    assert_same(ours, reference)
+
+
+def test_lamb_equals_optax_itself():
+    optax = pytest.importorskip("optax")
+    jnp = pytest.importorskip("jax.numpy")
+    import jax
+
+    jax.config.update("jax_enable_x64", True)
+    transform = optax.lamb(1e-2, weight_decay=0.1)
+    params = [jnp.asarray(p.numpy()) for p in start()]
+    state = transform.init(params)
+    for step in range(STEPS):
+        torch_params = [torch.from_numpy(np.asarray(p)) for p in params]
+        grads = [jnp.asarray(g.numpy()) for g in grads_at(step, torch_params)]
+        updates, state = transform.update(grads, state, params)
+        params = optax.apply_updates(params, updates)
+    ours, _ = run(lambda p: ak.LAMB(p, lr=1e-2, weight_decay=0.1))
+    assert_same(ours, [torch.from_numpy(np.asarray(p)) for p in params], tol=1e-10)
+
+
+def test_lamb_s_step_is_lr_times_the_parameter_norm_per_tensor():
+    params, opt = run(lambda p: ak.LAMB(p, lr=1e-2), steps=5)
+    before = [p.detach().clone() for p in params]
+    for p, g in zip(params, grads_at(99, [p.detach() for p in params]), strict=True):
+        p.grad = g
+    opt.step()
+    for p, b in zip(params, before, strict=True):
+        assert math.isclose((p.detach() - b).norm().item(), 1e-2 * b.norm().item(), rel_tol=1e-9)
+
+
+# --- Adafactor --------------------------------------------------------------------------------
+
+ADAFACTOR_CASES = [
+    dict(),
+    dict(lr=0.05, beta2_decay=-0.5, eps=(1e-30, 1e-2), d=2.0, weight_decay=0.1),
+    dict(maximize=True, weight_decay=0.01),
+    dict(lr=torch.tensor(0.02)),
+]
+
+
+@pytest.mark.parametrize("kwargs", ADAFACTOR_CASES, ids=lambda k: ",".join(k) or "defaults")
+@pytest.mark.parametrize("dtype,tol", [(torch.float64, 1e-10), (torch.float32, 1e-5)], ids=["f64", "f32"])
+def test_adafactor_equals_torch_optim(kwargs, dtype, tol):
+    if isinstance(kwargs.get("lr"), torch.Tensor):
+        # in the run's dtype: torch.optim.Adafactor computes its step size in the tensor's dtype
+        kwargs = {**kwargs, "lr": kwargs["lr"].to(dtype)}
+
+    def factory(cls):
+        return lambda p: cls(p, **kwargs)
+
+    old = torch.get_default_dtype()
+    torch.set_default_dtype(dtype)
+    try:
+        ours, o1 = run(factory(ak.Adafactor))
+        theirs, o2 = run(factory(torch.optim.Adafactor))
+    finally:
+        torch.set_default_dtype(old)
+    _moved(ours)
+    assert_same(ours, theirs, tol=tol)
+    for a, b in zip(ours, theirs, strict=True):
+        for key, value in o2.state[b].items():
+            assert torch.allclose(o1.state[a][key].double(), value.double(), rtol=tol, atol=0), key
+
+
+@pytest.mark.parametrize("first", ["torch", "adamkit"])
+def test_adafactor_checkpoints_load_both_ways(first):
+    classes = {"torch": torch.optim.Adafactor, "adamkit": ak.Adafactor}
+    second = "adamkit" if first == "torch" else "torch"
+    p1, o1 = run(lambda p: classes[first](p, lr=0.02), steps=20)
+    buf = io.BytesIO()
+    torch.save(o1.state_dict(), buf)
+    buf.seek(0)
+    p2 = [p.detach().clone().requires_grad_(True) for p in p1]
+    o2 = classes[second](p2, lr=0.02)
+    o2.load_state_dict(torch.load(buf, weights_only=True))
+    for step in range(20, 40):
+        for params, opt in ((p1, o1), (p2, o2)):
+            for p, g in zip(params, grads_at(step, [p.detach() for p in params]), strict=True):
+                p.grad = g
+            opt.step()
+    assert_same(p2, p1)
+
+
+def test_adafactor_refuses_complex_parameters_as_torch_does():
+    w = torch.zeros(3, dtype=torch.complex64, requires_grad=True)
+    w.grad = torch.ones_like(w)
+    with pytest.raises(RuntimeError, match="complex"):
+        ak.Adafactor([w]).step()
+
+
+# --- Schedule-Free AdamW ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [dict(lr=1e-2), dict(lr=1e-2, warmup_steps=10, weight_decay=0.1, r=1.0, betas=(0.8, 0.99)),
+     dict(lr=5e-3, weight_lr_power=0.0, eps=1e-6)],
+)
+def test_schedule_free_adamw_equals_the_schedulefree_package(kwargs):
+    schedulefree = pytest.importorskip("schedulefree")
+    ours, o1 = run(lambda p: ak.ScheduleFreeAdamW(p, **kwargs), train_mode=True)
+    theirs, o2 = run(lambda p: schedulefree.AdamWScheduleFree(p, foreach=False, **kwargs), train_mode=True)
+    _moved(ours)
+    assert_same(ours, theirs)  # y, while training
+    o1.eval()
+    o2.eval()
+    assert_same(ours, theirs)  # x, for evaluation
+    o1.train()
+    o2.train()
+    assert_same(ours, theirs, tol=1e-11)  # back to y
+
+
+def test_schedule_free_adamw_refuses_to_step_in_eval_mode():
+    w = torch.zeros(3, requires_grad=True)
+    w.grad = torch.ones(3)
+    opt = ak.ScheduleFreeAdamW([w])
+    with pytest.raises(RuntimeError, match=r"optimizer\.train\(\)"):
+        opt.step()
+    assert torch.equal(w.detach(), torch.zeros(3))
+    opt.train()
+    opt.step()
+    assert not torch.equal(w.detach(), torch.zeros(3))
+
+
+# --- cautious masking -------------------------------------------------------------------------
+
+
+def test_cautious_zeroes_disagreeing_coordinates_and_rescales_the_rest():
+    update = np.array([1.0, -2.0, 3.0, 0.5])
+    grad = np.array([2.0, 1.0, 1.0, -1.0])  # coordinates 1 and 3 disagree
+    out = cautious(update, grad)
+    np.testing.assert_array_equal(out, update * np.array([1, 0, 1, 0]) * (4 / 3))
+    t = cautious(torch.from_numpy(update).float(), torch.from_numpy(grad).float())
+    assert t.dtype == torch.float32
+    np.testing.assert_allclose(t.numpy(), out, rtol=1e-6)
