@@ -52,6 +52,21 @@ OPTIMIZERS: dict[str, OptimizerSpec] = {
     "rmsprop": OptimizerSpec("RMSprop", 1e-3, about="RMSprop (Hinton, 2012)"),
     "adagrad": OptimizerSpec("Adagrad", 1e-3, about="AdaGrad (Duchi et al., 2011)"),
     "adadelta": OptimizerSpec("Adadelta", 1.0, about="AdaDelta (Zeiler, 2012)"),
+    # the modern family, at their authors' default rates
+    "lion": OptimizerSpec("Lion", 1e-4, about="Lion: the sign of a momentum (Chen et al., 2023)"),
+    "ademamix": OptimizerSpec(
+        "AdEMAMix", 1e-3, {"weight_decay": 1e-2}, "Adam plus a slow moment (Pagliardini et al., 2024)"
+    ),
+    "adabelief": OptimizerSpec("AdaBelief", 1e-3, about="Adam over the gradient's variance (Zhuang et al.)"),
+    "lamb": OptimizerSpec("LAMB", 1e-3, about="Adam with a per-tensor trust ratio (You et al., 2020)"),
+    "adafactor": OptimizerSpec("Adafactor", 1e-2, about="factored second moments (Shazeer and Stern, 2018)"),
+    "schedulefree": OptimizerSpec(
+        "ScheduleFreeAdamW", 2.5e-3, about="Schedule-Free AdamW (Defazio et al., 2024): no schedule needed"
+    ),
+    "cautious-lion": OptimizerSpec("Lion", 1e-4, {"cautious": True}, "Lion with cautious masking"),
+    "cautious-ademamix": OptimizerSpec(
+        "AdEMAMix", 1e-3, {"weight_decay": 1e-2, "cautious": True}, "AdEMAMix with cautious masking"
+    ),
 }
 #: ``NAME16`` and ``NAME8``: the optimizers whose low-bit state runs in fused kernels, with
 #: bfloat16 or 8-bit blockwise moments (Adam's are the rows above)

@@ -234,6 +234,8 @@ def train(
         epoch_started = time.perf_counter()
         lr = float(optimizer.param_groups[0]["lr"])
         model.train()
+        if hasattr(optimizer, "train"):  # Schedule-Free: the parameters back at the gradient point
+            optimizer.train()
         order = torch.randperm(len(data.x_train), generator=shuffle)
         total_loss, total_hits = 0.0, 0
         for start in range(0, len(order), config.batch_size):
@@ -247,6 +249,8 @@ def train(
             total_hits += int(hits)
             if task is not None:
                 progress.advance(task)
+        if hasattr(optimizer, "eval"):  # Schedule-Free: evaluate (and test) the average
+            optimizer.eval()
         val_loss, val_accuracy = evaluate(model, data.x_val, data.y_val)
         result.history.append(
             EpochRecord(
