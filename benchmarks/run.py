@@ -39,6 +39,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numba
 import torch
@@ -106,12 +107,26 @@ def timed(step: Callable[[], object]) -> float:
     return time.perf_counter() - start
 
 
-def bench_size(label: str, shapes, rounds: int, slow_rounds: int, skip: set[str], stream_gbs: float):
-    """One row per contender for this parameter set; the slow ones timed in fewer rounds."""
+def bench_size(
+    label: str,
+    shapes,
+    rounds: int,
+    slow_rounds: int,
+    skip: set[str],
+    stream_gbs: float,
+    contenders: dict[str, Callable[[list[torch.Tensor]], Any]] | None = None,
+    slow: set[str] = SLOW,
+    bytes_per_param: int = BYTES_PER_PARAM,
+):
+    """One row per contender for this parameter set; the slow ones timed in fewer rounds.
+
+    ``contenders`` defaults to Adam's (:data:`CONTENDERS`); ``bytes_per_param`` is what GB/s counts.
+    """
+    contenders = CONTENDERS if contenders is None else contenders
     params = make_params(shapes)
     n = numel(shapes)
-    names = [name for name in CONTENDERS if name not in skip]
-    opts = {name: CONTENDERS[name](params) for name in names}
+    names = [name for name in contenders if name not in skip]
+    opts = {name: contenders[name](params) for name in names}
     for opt in opts.values():  # warm-up: state allocated, kernels loaded, caches settled
         opt.step()
         opt.step()
@@ -120,13 +135,13 @@ def bench_size(label: str, shapes, rounds: int, slow_rounds: int, skip: set[str]
     for r in range(rounds):
         turn = names[r % len(names) :] + names[: r % len(names)]  # who goes first rotates
         for name in turn:
-            if name in SLOW and r >= slow_rounds:
+            if name in slow and r >= slow_rounds:
                 continue
             times[name].append(timed(opts[name].step))
     rows = []
     for name in names:
         med = statistics.median(times[name])
-        gbs = BYTES_PER_PARAM * n / med / 1e9
+        gbs = bytes_per_param * n / med / 1e9
         rows.append(
             {
                 "size": label,
