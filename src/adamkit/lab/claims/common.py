@@ -88,9 +88,9 @@ SCALES: dict[str, Scale] = {
 }
 
 
-def finite_or_inf(value: float) -> float:
-    """A diverged measurement (NaN) counts as infinitely far: it never passes a bound."""
-    return math.inf if math.isnan(value) else value
+def finite_or_inf(value: float | None) -> float:
+    """A diverged measurement (NaN, or None as claims.json stores it) counts as infinitely far."""
+    return math.inf if value is None or math.isnan(value) else value
 
 
 def fmt(value: float, digits: int = 3) -> str:
