@@ -315,3 +315,10 @@ def test_claims_page_opens_in_headless_chromium(claims_report, tmp_path_factory)
         assert driver.title == "Adam's claims, measured"
     finally:
         driver.quit()
+
+
+def test_quick_and_another_scale_are_refused_before_anything_runs(capsys, tmp_path):
+    status = cli.main(["claims", "--quick", "--scale", "tiny", "--out", str(tmp_path / "r")])
+    assert status == 1
+    assert "--quick and --scale tiny contradict each other" in capsys.readouterr().err
+    assert not (tmp_path / "r").exists()

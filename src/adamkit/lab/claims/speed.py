@@ -102,7 +102,8 @@ def verdict(measured: dict[str, Any]) -> Verdict:
     }
     numbers = {f"steps Adam / {name}": r for name, r in ratios.items()}
     numbers.update({f"{name} steps to target": reached[name]["steps"] for name in OPTIMIZERS})
-    told = f"to reach loss {fmt(measured['target'])} " + ", ".join(
+    rates = "rates tuned on validation" if measured.get("tuned", True) else "default rates (no sweep ran)"
+    told = f"at {rates}, to reach loss {fmt(measured['target'])} " + ", ".join(
         f"{name} (lr {measured['rates'][name]:g}) takes {reached[name]['steps']} steps "
         f"({fmt(reached[name]['seconds'] or float('nan'), 2)} s)"
         for name in OPTIMIZERS
