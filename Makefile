@@ -13,7 +13,7 @@ $(STAMP): pyproject.toml constraints.txt
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(VENV)/bin/adamkit compare --data digits --model mlp --optimizers adam,sgd,adagrad,rmsprop --epochs 20 --seeds 3 --threads 1 --out reports/demo --overwrite
+	$(VENV)/bin/adamkit compare --data digits --model mlp --optimizers adam,sgd,adagrad,rmsprop --epochs 20 --seeds 3 --tune lr=1e-3:1:4 --threads 1 --out reports/demo --overwrite
 
 test: $(STAMP)
 	$(PY) -m ruff check src tests benchmarks

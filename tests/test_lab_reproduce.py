@@ -142,3 +142,31 @@ def test_sphere_with_the_real_module(capsys, tmp_path):
     status, out, err = run_cli(capsys, "reproduce", "sphere", "--out", str(tmp_path))
     assert status == 0, err
     assert any(tmp_path.iterdir())
+
+
+def test_net_2_4_1_recipe_runs_the_article_loop_as_torch_adam(tmp_path, capsys):
+    import torch
+
+    from adamkit.lab import net241
+
+    # the article's loop, written out here with torch.optim.Adam, gives the recipe's losses
+    torch.manual_seed(3)
+    model = torch.nn.Sequential(
+        torch.nn.Linear(2, 4), torch.nn.ReLU(), torch.nn.Linear(4, 1), torch.nn.Sigmoid()
+    )
+    optimizer = torch.optim.Adam(model.parameters(), lr=0.001, betas=(0.9, 0.999), eps=1e-8)
+    data = torch.Generator().manual_seed(3)
+    expected = []
+    for _ in range(100):
+        inputs, targets = torch.rand((100, 2), generator=data), torch.rand((100, 1), generator=data)
+        optimizer.zero_grad()
+        loss = torch.nn.BCELoss()(model(inputs), targets)
+        loss.backward()
+        optimizer.step()
+        expected.append(loss.item())
+    import adamkit.torch
+
+    assert net241.train_losses(adamkit.torch.Adam, seed=3) == pytest.approx(expected, rel=1e-5)
+    assert cli.main(["reproduce", "2-4-1", "--out", str(tmp_path / "out")]) == 0
+    assert (tmp_path / "out" / "net-2-4-1.png").stat().st_size > 1000
+    assert "largest loss gap" in capsys.readouterr().out

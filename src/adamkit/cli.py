@@ -28,6 +28,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "adamkit.lab.reproduce",
         "rerun an experiment of the reference articles (mlp, cnn-compare, sphere)",
     ),
+    "claims": ("adamkit.lab.claims", "test the articles' claims about Adam, one experiment each, one page"),
     "trajectories": ("adamkit.lab.trajectories", "draw optimizers' paths on 2-D test functions"),
     "kernels": ("adamkit.lab.kernels", "compile the fused CPU kernels now, not at first use"),
 }

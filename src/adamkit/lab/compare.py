@@ -15,16 +15,18 @@ Example::
 from __future__ import annotations
 
 import argparse
+import json
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from . import arguments, report
-from .output import prepare_report_folder
+from ..atomic import atomic_write_text
+from . import arguments, report, tuning
+from .output import TUNING_FILES, prepare_report_folder
 from .runner import RunConfig, RunResult, load_tensors, train
 
 
@@ -36,6 +38,7 @@ class Comparison:
     folder: Path
     page: Path
     summary: list[report.Summary]
+    tunings: list[tuning.Tuning]  # empty without --tune
 
 
 def default_folder(data: str, model: str) -> Path:
@@ -63,6 +66,8 @@ def compare(
     console: Any | None = None,
     show_progress: bool = True,
     overwrite: bool = False,
+    tune_grid: Sequence[float] | None = None,
+    tune_seeds: int = 1,
 ) -> Comparison:
     """Run ``base`` with each optimizer and seeds ``0..seeds-1``; write the report into ``folder``.
 
@@ -79,12 +84,20 @@ def compare(
         show_progress: draw a progress bar while training.
         overwrite: empty ``folder`` first if it holds a previous report (only a report: a folder
             with other files is refused).
+        tune_grid: learning rates to try per optimizer before the final runs (None: no search,
+            ``base.lr`` or each optimizer's default). Each rate runs with seeds ``0..tune_seeds-1``
+            and is scored by its mean validation accuracy; the best is used for the final runs.
+        tune_seeds: seeds per grid rate in the search.
 
     Raises:
         LabError: ``folder`` cannot take the report (before anything is trained).
     """
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+    if tune_grid and base.validation == 0:
+        raise arguments.LabError("--tune chooses on the validation split: --validation must be > 0")
+    if tune_grid and base.lr is not None:
+        raise arguments.LabError(f"--tune chooses each optimizer's rate: drop --lr {base.lr:g}")
     prepare_report_folder(folder, overwrite)
     console = console or make_console()
     title = title or f"{base.data} / {base.model}"
@@ -95,12 +108,27 @@ def compare(
         f"schedule {base.schedule}, {seeds} seed(s) per optimizer; torch threads {torch.get_num_threads()}"
     )
     results: list[RunResult] = []
+    tunings: list[tuning.Tuning] = []
     columns = (TextColumn("{task.description:>18}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(*columns, console=console, disable=not show_progress, transient=True) as progress:
+        if tune_grid:
+            search = progress.add_task("lr search", total=len(optimizer_names) * len(tune_grid) * tune_seeds)
+            advance = lambda: progress.advance(search)  # noqa: E731
+            for name in optimizer_names:
+                found = tuning.tune_lr(base, name, tune_grid, tune_seeds, data, advance)
+                tunings.append(found)
+                console.print(
+                    f"{name}: lr {found.chosen:g} chosen on validation accuracy ("
+                    + ", ".join(f"{lr:g}: {m:.4f}" for lr, m in zip(found.grid, found.means, strict=True))
+                    + ")",
+                    markup=False,
+                )
+            progress.remove_task(search)
+        chosen = {found.optimizer: found.chosen for found in tunings}
         overall = progress.add_task("all runs", total=len(optimizer_names) * seeds)
         for name in optimizer_names:
             for seed in range(seeds):
-                config = replace(base, optimizer=name, seed=seed)
+                config = replace(base, optimizer=name, seed=seed, lr=chosen.get(name, base.lr))
                 say = (lambda line: console.print(line, markup=False)) if seed == 0 else None
                 result = train(config, data, progress=progress, say=say)
                 result.save(folder / "runs")
@@ -112,7 +140,7 @@ def compare(
         "model": base.model,
         "epochs": base.epochs,
         "batch size": base.batch_size,
-        "learning rate": "each optimizer's default" if base.lr is None else base.lr,
+        "learning rate": _lr_setting(base, tunings, tune_seeds),
         "schedule": base.schedule,
         "validation fraction": base.validation,
         "seeds": f"{seeds} (0..{seeds - 1}), the same for every optimizer",
@@ -120,8 +148,26 @@ def compare(
         "date": time.strftime("%Y-%m-%d %H:%M"),
     }
     rows = report.summarize(results)
-    page = report.write_report(results, folder, title, settings, notes(rows) if notes else ())
-    return Comparison(results, folder, page, rows)
+    extra_plots = []
+    if tunings:
+        plot_name, numbers_name = TUNING_FILES
+        numbers = json.dumps([asdict(found) for found in tunings], indent=2)
+        atomic_write_text(folder / numbers_name, numbers + "\n")
+        heading = f"{title}: learning-rate sensitivity (validation)"
+        extra_plots.append(tuning.plot_sensitivity(tunings, folder / plot_name, heading))
+    page = report.write_report(results, folder, title, settings, notes(rows) if notes else (), extra_plots)
+    return Comparison(results, folder, page, rows, tunings)
+
+
+def _lr_setting(base: RunConfig, tunings: Sequence[tuning.Tuning], tune_seeds: int) -> str | float:
+    if not tunings:
+        return "each optimizer's default" if base.lr is None else base.lr
+    grid = ", ".join(f"{lr:g}" for lr in tunings[0].grid)
+    chosen = ", ".join(f"{found.optimizer} {found.chosen:g}" for found in tunings)
+    return (
+        f"tuned per optimizer on the validation split: {chosen} (grid {grid}; "
+        f"best mean validation accuracy over {tune_seeds} seed(s), then the final seeds)"
+    )
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -150,6 +196,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=arguments.positive_float,
         default=None,
         help="one learning rate for all (default: per optimizer)",
+    )
+    parser.add_argument(
+        "--tune",
+        type=tuning.tune_argument,
+        default=None,
+        metavar="lr[=LOW:HIGH:POINTS]",
+        help=f"choose each optimizer's learning rate on the validation split first, on a log grid "
+        f"('lr' = {tuning.DEFAULT_SPEC})",
+    )
+    parser.add_argument(
+        "--tune-seeds",
+        type=arguments.positive_int,
+        default=1,
+        help="seeds per grid rate in the --tune search (default: 1)",
     )
     parser.add_argument("--schedule", type=arguments.schedule_spec, default="constant", help=_schedule_help())
     parser.add_argument(
@@ -222,6 +282,8 @@ def run(args: argparse.Namespace) -> int:
         console=console,
         show_progress=not args.no_progress,
         overwrite=args.overwrite,
+        tune_grid=args.tune,
+        tune_seeds=args.tune_seeds,
     )
     report.print_summary(
         result.summary, console, title=f"{args.data} / {args.model}: test accuracy over seeds"

@@ -23,7 +23,12 @@ from .arguments import LabError
 REPORT_PAGE = "report.html"
 PLOTS = ("loss.png", "accuracy.png", "test_accuracy.png")
 SUMMARY_FILES = ("summary.csv", "summary.json")
-REPORT_FILES = frozenset({REPORT_PAGE, *PLOTS, *SUMMARY_FILES})
+#: ``compare --tune``'s files: the sensitivity curves and the search's numbers
+TUNING_FILES = ("sensitivity.png", "tuning.json")
+#: ``adamkit claims``'s files: its numbers, and one plot per claim named ``claim-<key>.png``
+CLAIMS_FILES = ("claims.json",)
+CLAIM_PLOT_PREFIX = "claim-"
+REPORT_FILES = frozenset({REPORT_PAGE, *PLOTS, *SUMMARY_FILES, *TUNING_FILES, *CLAIMS_FILES})
 RUNS_FOLDER = "runs"
 RUN_SUFFIXES = (".json", ".csv")
 
@@ -51,6 +56,10 @@ def _is_temporary(path: Path) -> bool:
     return path.name.startswith(".") and path.name.endswith(".tmp") and path.is_file()
 
 
+def _is_report_file(name: str) -> bool:
+    return name in REPORT_FILES or (name.startswith(CLAIM_PLOT_PREFIX) and name.endswith(".png"))
+
+
 def foreign_entries(folder: Path) -> list[str]:
     """What in ``folder`` a report does not write (relative names, sorted)."""
     foreign = []
@@ -64,7 +73,7 @@ def foreign_entries(folder: Path) -> list[str]:
                 if run.is_symlink()
                 or not (run.is_file() and (run.suffix in RUN_SUFFIXES or _is_temporary(run)))
             ]
-        elif not ((entry.name in REPORT_FILES and entry.is_file()) or _is_temporary(entry)):
+        elif not ((_is_report_file(entry.name) and entry.is_file()) or _is_temporary(entry)):
             foreign.append(entry.name)
     return sorted(foreign)
 

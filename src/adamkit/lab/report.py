@@ -279,6 +279,7 @@ def write_report(
     title: str,
     settings: dict[str, Any],
     notes: Sequence[str] = (),
+    extra_plots: Sequence[Path] = (),
 ) -> Path:
     """Write the plots, the summary files and, last, ``report.html`` into ``folder``; return the page's path.
 
@@ -292,6 +293,7 @@ def write_report(
         plot_curves(results, "loss", loss, f"{title}: loss"),
         plot_curves(results, "accuracy", accuracy, f"{title}: accuracy"),
         plot_test_accuracy(results, test_accuracy, f"{title}: final test accuracy"),
+        *extra_plots,
     ]
     write_summary(rows, folder)
     run_files = sorted(

@@ -14,6 +14,9 @@ may change them):
   over seeds. (It validates on the test set; we hold out 20% of the training set.)
 * ``sphere``: Adam from scratch on f(x, y) = x^2 + y^2 over [-1, 1]^2, drawn with its
   surface (delegates to :func:`adamkit.lab.sphere.reproduce_sphere`).
+* ``2-4-1``: the PyTorch notes' 2-4-1 network (sigmoid output, BCE) on its dummy random data,
+  100 steps of Adam, adamkit's and torch.optim's from the same seed, both loss curves drawn
+  (delegates to :func:`adamkit.lab.net241.reproduce_net_2_4_1`).
 
 The training recipes write the same report folder as ``adamkit compare`` (``--overwrite`` to
 replace one); ``--out`` is checked before anything runs.
@@ -79,6 +82,11 @@ DELEGATED: dict[str, tuple[str, str, str]] = {
         "adamkit.lab.sphere",
         "reproduce_sphere",
         "Adam from scratch on x^2 + y^2 (comparison article)",
+    ),
+    "2-4-1": (
+        "adamkit.lab.net241",
+        "reproduce_net_2_4_1",
+        "the 2-4-1 network on dummy data, adamkit's Adam beside torch's (PyTorch notes)",
     ),
 }
 

@@ -191,6 +191,7 @@ def train(
     data: Tensors | None = None,
     progress: Any | None = None,
     say: Any | None = None,
+    on_end: Any | None = None,
 ) -> RunResult:
     """Train ``config.model`` with ``config.optimizer``; return every epoch's scores and the test score.
 
@@ -200,6 +201,8 @@ def train(
             pass it to share one load between runs).
         progress: a ``rich.progress.Progress`` to show the batches in, or None.
         say: a function to print what the run uses (engine, state precision, groups), or None.
+        on_end: a function called with the optimizer after the last step (to read its state,
+            such as SWATS's switch), or None.
     """
     data = data if data is not None else load_tensors(config)
     torch.manual_seed(config.seed)
@@ -264,6 +267,8 @@ def train(
             )
         )
     result.test_loss, result.test_accuracy = evaluate(model, data.x_test, data.y_test)
+    if on_end is not None:
+        on_end(optimizer)
     result.seconds = time.perf_counter() - started
     if task is not None:
         progress.remove_task(task)
