@@ -14,6 +14,7 @@ from .adadelta import Adadelta
 from .adagrad import Adagrad
 from .adam import Adam, AdamW
 from .adamax import Adamax
+from .checkpoint import load_checkpoint, save_checkpoint
 from .nadam import NAdam
 from .optimizer import RuleOptimizer
 from .radam import RAdam
@@ -33,4 +34,6 @@ __all__ = [
     "Adagrad",
     "Adadelta",
     "SWATS",
+    "load_checkpoint",
+    "save_checkpoint",
 ]
