@@ -244,6 +244,7 @@ def _check_moment(name: str, p_state: Mapping[str, Any], param: torch.Tensor, wh
             f"and dtype {absmax.dtype} "
             f"(must be torch.float32 of shape ({blocks},): one scale per {BLOCK} values)"
         )
+    absmax = _local(absmax)
     bad = ~torch.isfinite(absmax) | (absmax < 0)
     if bool(bad.any()):
         first = int(bad.nonzero()[0, 0])
@@ -255,7 +256,7 @@ def _check_moment(name: str, p_state: Mapping[str, Any], param: torch.Tensor, wh
 
 def _check_values(name: str, key: str, values: torch.Tensor, where: str) -> None:
     """Moment ``name`` (stored under ``key``) finite, and not negative unless it is a signed moment."""
-    values = values.detach()
+    values = _local(values)
     bad = ~torch.isfinite(values)
     if name not in SIGNED_MOMENTS and not values.is_complex():
         bad |= values < 0
@@ -265,3 +266,9 @@ def _check_values(name: str, key: str, values: torch.Tensor, where: str) -> None
         raise ValueError(
             f"load_state_dict: {where}: {key!r}{list(first)} is {values[first].item()} (must be {allowed})"
         )
+
+
+def _local(t: torch.Tensor) -> torch.Tensor:
+    """The values this process holds: a DTensor's local shard (each rank checks its own), else ``t``."""
+    to_local = getattr(t, "to_local", None)
+    return (to_local() if callable(to_local) else t).detach()
