@@ -98,6 +98,9 @@ class NumpyOptimizer:
         bad = next((i for i, _, grad, _ in work if not np.isfinite(grad).all()), None)
         if bad is None:
             return False
+        sizes = [len(g["params"]) for g in self.param_groups]
+        group = next(g for g in range(len(sizes)) if bad < sum(sizes[: g + 1]))
+        bad = f"{bad} (param group {group}, parameter {bad - sum(sizes[:group])})"
         if self.nonfinite == "raise":
             raise FloatingPointError(
                 f"{type(self).__name__}: non-finite gradient {bad} (nonfinite='raise'); nothing was changed"
