@@ -242,7 +242,7 @@ def test_state_dict_carries_a_schema_that_torch_ignores_and_newer_ones_are_refus
     pa, a = make_torch_run(ours("Adam"), {"lr": 0.01})
     torch_steps(pa, a, 3)
     saved = _roundtrip(a)
-    assert saved["adamkit"] == {"schema": STATE_SCHEMA}
+    assert saved["adamkit"] == {"schema": STATE_SCHEMA, "optimizer": "Adam"}  # the class: test_robust_load
     pb, b = make_torch_run(torch.optim.Adam, {"lr": 0.01})
     b.load_state_dict(saved)  # torch.optim reads our checkpoint, the extra key ignored
     assert torch.equal(b.state[pb[0]]["exp_avg"], a.state[pa[0]]["exp_avg"])

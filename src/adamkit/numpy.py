@@ -12,10 +12,16 @@ Parameters are NumPy arrays updated in place; gradients are handed to ``step``::
 
 Param groups work as in torch: ``Adam([{"params": [w], "lr": 0.1}, {"params": [b]}])``.
 A ``None`` gradient skips its parameter for that step.
+
+Parameters are floating or complex arrays (an integer array cannot take a fractional step).
+A step checks every gradient first (count, shapes, the ``nonfinite`` policy as in
+:mod:`adamkit.torch.nonfinite`) and computes every update before it writes any: a step that
+raises leaves the parameters and the state as they were.
 """
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -23,6 +29,8 @@ import numpy as np
 
 from .rules import RULES
 from .rules.spec import Rule, State
+
+NONFINITE = ("propagate", "skip", "raise")  # as adamkit.torch.nonfinite (kept free of torch)
 
 
 def _real(a: np.ndarray) -> np.ndarray:
@@ -35,9 +43,16 @@ class NumpyOptimizer:
 
     rule: Rule
 
-    def __init__(self, params: Iterable[Any], lr: float | None = None, **hyper: Any) -> None:
+    def __init__(
+        self, params: Iterable[Any], lr: float | None = None, *, nonfinite: str = "propagate", **hyper: Any
+    ) -> None:
         if lr is not None:
             hyper["lr"] = lr
+        if not isinstance(nonfinite, str) or nonfinite not in NONFINITE:
+            allowed = ", ".join(map(repr, NONFINITE))
+            raise ValueError(f"Invalid nonfinite (nonfinite): {nonfinite!r} (must be one of {allowed})")
+        self.nonfinite = nonfinite
+        self.skipped_steps = 0
         self.defaults = self.rule.hyper(**hyper)
         params = list(params)
         if params and isinstance(params[0], dict):
@@ -49,6 +64,8 @@ class NumpyOptimizer:
             full = {**self.defaults, **group, "params": list(group["params"])}
             self.rule.validate(full)
             self.param_groups.append(full)
+        for i, param in enumerate(self.params):
+            _check_param(i, param)
         self.state: list[State | None] = [None] * sum(len(g["params"]) for g in self.param_groups)
 
     @property
@@ -59,21 +76,60 @@ class NumpyOptimizer:
         """Update every parameter in place from its gradient (same order as the params)."""
         if len(grads) != len(self.state):
             raise ValueError(f"step() got {len(grads)} gradients for {len(self.state)} parameters")
+        work = []  # (index, param, grad, group): everything checked before anything is written
         i = 0
         for group in self.param_groups:
             for param in group["params"]:
                 grad = grads[i]
                 if grad is not None:
+                    grad = np.asarray(grad)
                     if grad.shape != param.shape:
                         raise ValueError(f"gradient {i} has shape {grad.shape}, its parameter {param.shape}")
-                    self._update(i, param, np.asarray(grad, dtype=param.dtype), group)
+                    work.append((i, param, grad.astype(param.dtype, copy=False), group))
                 i += 1
+        if self.nonfinite != "propagate" and self._nonfinite_stops_step(work):
+            return
+        results = [(i, param, *self._update(i, param, grad, group)) for i, param, grad, group in work]
+        for i, param, new_param, new_state, fresh in results:
+            self._write(i, param, new_param, new_state, fresh)
 
-    def _update(self, i: int, param: np.ndarray, grad: np.ndarray, hp: dict[str, Any]) -> None:
-        if self.state[i] is None:
-            self.state[i] = self.rule.init(param, hp)
-        state = {k: _real(v) if isinstance(v, np.ndarray) else v for k, v in self.state[i].items()}
+    def _nonfinite_stops_step(self, work: list) -> bool:
+        """The ``nonfinite`` policy: True when the step must be skipped (raises for "raise")."""
+        bad = next((i for i, _, grad, _ in work if not np.isfinite(grad).all()), None)
+        if bad is None:
+            return False
+        sizes = [len(g["params"]) for g in self.param_groups]
+        group = next(g for g in range(len(sizes)) if bad < sum(sizes[: g + 1]))
+        bad = f"{bad} (param group {group}, parameter {bad - sum(sizes[:group])})"
+        if self.nonfinite == "raise":
+            raise FloatingPointError(
+                f"{type(self).__name__}: non-finite gradient {bad} (nonfinite='raise'); nothing was changed"
+            )
+        if self.skipped_steps == 0:
+            warnings.warn(
+                f"{type(self).__name__}: step skipped, non-finite gradient {bad} (nonfinite='skip'; "
+                "further skips are counted in .skipped_steps without a warning)",
+                RuntimeWarning,
+                stacklevel=3,
+            )
+        self.skipped_steps += 1
+        return True
+
+    def _update(
+        self, i: int, param: np.ndarray, grad: np.ndarray, hp: dict[str, Any]
+    ) -> tuple[np.ndarray, State, State | None]:
+        """The new parameter and state of parameter ``i`` (nothing written; ``fresh``: its new state)."""
+        fresh = self.rule.init(param, hp) if self.state[i] is None else None
+        current = self.state[i] if fresh is None else fresh
+        state = {k: _real(v) if isinstance(v, np.ndarray) else v for k, v in current.items()}
         new_param, new_state = self.rule.update(_real(param), _real(grad), state, hp)
+        return new_param, new_state, fresh
+
+    def _write(
+        self, i: int, param: np.ndarray, new_param: np.ndarray, new_state: State, fresh: State | None
+    ) -> None:
+        if fresh is not None:
+            self.state[i] = fresh
         _real(param)[...] = new_param
         for key, value in new_state.items():
             old = self.state[i].get(key)
@@ -85,6 +141,17 @@ class NumpyOptimizer:
     def __repr__(self) -> str:
         hp = ", ".join(f"{k}={v}" for k, v in self.defaults.items())
         return f"adamkit.numpy.{type(self).__name__}({len(self.state)} arrays, {hp})"
+
+
+def _check_param(i: int, param: Any) -> None:
+    """A parameter is a floating or complex NumPy array: it is updated in place, by fractional steps."""
+    if not isinstance(param, np.ndarray):
+        raise ValueError(f"parameter {i}: expected a NumPy array, got {type(param).__name__}")
+    if not (np.issubdtype(param.dtype, np.floating) or np.issubdtype(param.dtype, np.complexfloating)):
+        raise ValueError(
+            f"parameter {i} has dtype {param.dtype} (must be a floating or complex array: "
+            f"an in-place step would truncate; use param.astype(np.float64))"
+        )
 
 
 def _front(rule: Rule) -> type[NumpyOptimizer]:

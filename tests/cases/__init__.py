@@ -50,9 +50,9 @@ class Convergence:
     rosenbrock: dict[str, Any]  # kwargs for Rosenbrock
 
 
-from . import adam, adam_variants, baselines, modern, swats  # noqa: E402
+from . import adam, adam_variants, baselines, modern, robust, swats  # noqa: E402
 
-_FAMILIES = (adam, adam_variants, baselines, swats, modern)
+_FAMILIES = (adam, adam_variants, baselines, swats, modern, robust)
 CASES: list[Case] = [c for f in _FAMILIES for c in f.CASES]
 BAD_INPUTS: list[BadInput] = [b for f in _FAMILIES for b in f.BAD_INPUTS]
 CONVERGENCE: list[Convergence] = [c for f in _FAMILIES for c in f.CONVERGENCE]

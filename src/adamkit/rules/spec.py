@@ -70,6 +70,8 @@ class Check:
         if self.index is not None:
             value = value[self.index]
         try:
+            if isinstance(value, (str, bytes)):  # float("0.1") would pass, then each engine fails its own way
+                raise TypeError
             v = float(value)
         except (TypeError, ValueError):
             raise ValueError(
@@ -141,6 +143,7 @@ class Rule:
 
     def validate(self, hp: Hyper) -> None:
         """Raise ``ValueError`` naming the first hyperparameter out of range."""
+        check_tuple_lengths(self.defaults, hp)
         for check in self.checks:
             check(hp)
         for check in self.extra_checks:
@@ -158,6 +161,23 @@ class Rule:
     def derive(self, name: str, title: str, **default_changes: Any) -> Rule:
         """The same algorithm under another name and other defaults (AdamW from Adam)."""
         return replace(self, name=name, title=title, defaults={**self.defaults, **default_changes})
+
+
+def check_tuple_lengths(defaults: Hyper, hp: Hyper) -> None:
+    """A hyperparameter whose default is a tuple (``betas``) must be a sequence of that length.
+
+    Without this, ``betas=(0.9,)`` fails with a bare ``IndexError`` and ``betas=(0.9, 0.99, 0.5)``
+    trains with the third value silently ignored.
+    """
+    for name, default in defaults.items():
+        if not isinstance(default, tuple) or name not in hp:
+            continue
+        value = hp[name]
+        if isinstance(value, (str, bytes)) or not hasattr(value, "__len__") or len(value) != len(default):
+            raise ValueError(
+                f"Invalid {name} ({name}): {value!r} (must be a sequence of {len(default)} numbers, "
+                f"like {default})"
+            )
 
 
 def apply_weight_decay(param: Array, grad: Array, hp: Hyper) -> tuple[Array, Array]:

@@ -39,6 +39,8 @@ Choices the paper leaves open, made here:
 * On smooth, nearly noiseless problems the first steps hardly change :math:`\gamma_k` and
   the criterion can fire at :math:`k = 2`; lower ``switch_tol`` there if Adam should run longer.
 * A negative or zero estimate (the Adam step going uphill on average) is never adopted.
+* A step whose projection is not finite (a NaN or inf gradient) leaves the estimate as it was,
+  so one bad batch cannot freeze it as NaN for good.
 * ``weight_decay`` is L2 (added to the gradient) in both phases; ``maximize`` negates it.
 
 State (per tensor; torch.optim's names where torch has them): ``step`` (:math:`k`, counts
@@ -66,6 +68,8 @@ Example:
 """
 
 from __future__ import annotations
+
+import math
 
 from .adam import ADAM
 from .sgd import SGD
@@ -165,7 +169,12 @@ def after_adam_step(
         return {}, False
     beta2 = hp["betas"][1]
     gamma = step_sq / -step_dot_grad
-    lr_estimate = beta2 * state["lr_estimate"] + (1 - beta2) * gamma
+    if not math.isfinite(gamma):  # a NaN or inf step: averaged in, it would stay in the estimate for good
+        return {}, False
+    previous = state["lr_estimate"]
+    if not math.isfinite(previous):  # poisoned by an older version: the average starts again
+        previous = 0.0
+    lr_estimate = beta2 * previous + (1 - beta2) * gamma
     unbiased = lr_estimate / (1 - beta2**k)
     if k > 1 and unbiased > 0 and hp["lr"] > 0 and abs(unbiased - gamma) < hp["switch_tol"]:
         switch = {"switched": 1.0, "switch_step": k, "sgd_lr": unbiased, "lr_at_switch": hp["lr"]}

@@ -17,6 +17,7 @@ from .adagrad import Adagrad
 from .adam import Adam, AdamW
 from .adamax import Adamax
 from .ademamix import AdEMAMix
+from .checkpoint import load_checkpoint, save_checkpoint
 from .lamb import LAMB
 from .lion import Lion
 from .nadam import NAdam
@@ -45,4 +46,6 @@ __all__ = [
     "LAMB",
     "Adafactor",
     "ScheduleFreeAdamW",
+    "load_checkpoint",
+    "save_checkpoint",
 ]

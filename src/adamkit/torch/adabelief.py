@@ -24,8 +24,9 @@ class AdaBelief(RuleOptimizer):
         amsgrad: use the running maximum of :math:`s`.
         decoupled_weight_decay: shrink the parameters by :math:`1 - \eta\lambda` (AdamW-style).
         maximize: ascend the objective instead of descending it.
-        fused, state_bits, foreach, capturable, differentiable: as for :class:`adamkit.torch.Adam`
-            (AdaBelief runs on the reference engine; ``state_bits`` 32 only for now).
+        fused, state_bits, nonfinite, foreach, capturable, differentiable: as for
+            :class:`adamkit.torch.Adam`
+            (fused kernels by default; ``state_bits`` 32 only for now).
 
     State per parameter (the authors' keys): ``step``, ``exp_avg``, ``exp_avg_var`` and, with
     AMSGrad, ``max_exp_avg_var``.
@@ -49,5 +50,6 @@ class AdaBelief(RuleOptimizer):
         differentiable: bool = False,
         fused: bool | None = None,
         state_bits: int = 32,
+        nonfinite: str = "propagate",
     ) -> None:
         super().__init__(**self._arguments(locals()))

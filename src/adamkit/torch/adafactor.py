@@ -27,7 +27,8 @@ class Adafactor(RuleOptimizer):
         d: clipping threshold of the update's RMS (>= 1).
         weight_decay: decoupled weight decay (>= 0).
         maximize: ascend the objective instead of descending it.
-        foreach, fused, state_bits, capturable, differentiable: as for :class:`adamkit.torch.Adam`
+        fused, state_bits, nonfinite, foreach, capturable, differentiable: as for
+            :class:`adamkit.torch.Adam`
             (Adafactor runs on the reference engine; its factored state is already small:
             ``state_bits`` 32 only).
 
@@ -51,6 +52,7 @@ class Adafactor(RuleOptimizer):
         differentiable: bool = False,
         fused: bool | None = None,
         state_bits: int = 32,
+        nonfinite: str = "propagate",
     ) -> None:
         super().__init__(**self._arguments(locals()))
 

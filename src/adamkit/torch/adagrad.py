@@ -37,6 +37,8 @@ class Adagrad(RuleOptimizer):
         state_bits: 32 (default: moments as the parameters), 16 (bfloat16 moments) or 8
             (8-bit blockwise moments, Dettmers et al. 2022); the update is the same,
             only the storage differs: see :mod:`adamkit.torch.lowbit`.
+        nonfinite: a NaN or inf in the gradients: "propagate" (default, as torch.optim),
+            "skip" the whole step, or "raise": see :mod:`adamkit.torch.nonfinite`.
         foreach, differentiable: accepted for torch.optim compatibility.
 
     Example:
@@ -66,6 +68,7 @@ class Adagrad(RuleOptimizer):
         differentiable: bool = False,
         fused: bool | None = None,
         state_bits: int = 32,
+        nonfinite: str = "propagate",
     ) -> None:
         super().__init__(**self._arguments(locals()))
         # Eager state, so checkpoints interchange with torch.optim.Adagrad's from step 0.

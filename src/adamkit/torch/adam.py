@@ -34,6 +34,8 @@ class Adam(RuleOptimizer):
         state_bits: 32 (default: moments as the parameters), 16 (bfloat16 moments) or 8
             (8-bit blockwise moments, Dettmers et al. 2022); the update is the same,
             only the storage differs: see :mod:`adamkit.torch.lowbit`.
+        nonfinite: a NaN or inf in the gradients: "propagate" (default, as torch.optim),
+            "skip" the whole step, or "raise": see :mod:`adamkit.torch.nonfinite`.
         foreach, capturable, differentiable: accepted for torch.optim compatibility.
 
     Sparse gradients (``nn.Embedding(sparse=True)``) are accepted: only the rows
@@ -65,6 +67,7 @@ class Adam(RuleOptimizer):
         differentiable: bool = False,
         fused: bool | None = None,
         state_bits: int = 32,
+        nonfinite: str = "propagate",
         decoupled_weight_decay: bool = False,
     ) -> None:
         super().__init__(**self._arguments(locals()))
@@ -94,5 +97,6 @@ class AdamW(Adam):
         differentiable: bool = False,
         fused: bool | None = None,
         state_bits: int = 32,
+        nonfinite: str = "propagate",
     ) -> None:
         RuleOptimizer.__init__(self, **self._arguments(locals()))

@@ -30,8 +30,10 @@ class AdEMAMix(RuleOptimizer):
             (the paper uses both, equal to the run's length, for long runs).
         maximize: ascend the objective instead of descending it.
         cautious: mask the update where it disagrees with the gradient (Liang et al., 2024).
-        fused, state_bits, foreach, capturable, differentiable: as for :class:`adamkit.torch.Adam`
-            (AdEMAMix runs on the reference engine; ``state_bits`` 32 only for now).
+        fused, state_bits, nonfinite, foreach, capturable, differentiable: as for
+            :class:`adamkit.torch.Adam`
+            (fused kernels by default, the reference engine with ``cautious=True``;
+            ``state_bits`` 32 only for now).
 
     State per parameter: ``step``, ``exp_avg``, ``exp_avg_sq``, ``exp_avg_slow``.
     """
@@ -56,5 +58,6 @@ class AdEMAMix(RuleOptimizer):
         differentiable: bool = False,
         fused: bool | None = None,
         state_bits: int = 32,
+        nonfinite: str = "propagate",
     ) -> None:
         super().__init__(**self._arguments(locals()))

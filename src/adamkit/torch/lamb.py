@@ -22,7 +22,8 @@ class LAMB(RuleOptimizer):
         eps: :math:`\epsilon` added to the bias-corrected root (>= 0; default 1e-6).
         weight_decay: :math:`\lambda`, added to the direction before the trust ratio (>= 0).
         maximize: ascend the objective instead of descending it.
-        fused, state_bits, foreach, capturable, differentiable: as for :class:`adamkit.torch.Adam`
+        fused, state_bits, nonfinite, foreach, capturable, differentiable: as for
+            :class:`adamkit.torch.Adam`
             (LAMB runs on the reference engine; ``state_bits`` 32 only for now).
 
     Each parameter tensor is one "layer" of the paper: keep biases and norms in their own group
@@ -45,5 +46,6 @@ class LAMB(RuleOptimizer):
         differentiable: bool = False,
         fused: bool | None = None,
         state_bits: int = 32,
+        nonfinite: str = "propagate",
     ) -> None:
         super().__init__(**self._arguments(locals()))

@@ -28,8 +28,10 @@ class Lion(RuleOptimizer):
         maximize: ascend the objective instead of descending it.
         cautious: zero the coordinates whose update disagrees with the gradient's sign and
             rescale the rest (Liang et al., 2024; :mod:`adamkit.rules.cautious`).
-        fused, state_bits, foreach, capturable, differentiable: as for :class:`adamkit.torch.Adam`
-            (Lion runs on the reference engine; ``state_bits`` 32 only for now).
+        fused, state_bits, nonfinite, foreach, capturable, differentiable: as for
+            :class:`adamkit.torch.Adam`
+            (fused kernels by default, the reference engine with ``cautious=True``;
+            ``state_bits`` 32 only for now).
 
     Example:
         >>> import torch, adamkit.torch as ak
@@ -56,5 +58,6 @@ class Lion(RuleOptimizer):
         differentiable: bool = False,
         fused: bool | None = None,
         state_bits: int = 32,
+        nonfinite: str = "propagate",
     ) -> None:
         super().__init__(**self._arguments(locals()))

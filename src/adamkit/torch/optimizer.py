@@ -8,13 +8,15 @@ engine choice and a readable ``repr``.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Iterable
 from typing import Any
 
 import torch
 
 from ..rules.spec import Rule
-from . import lowbit
+from . import lowbit, state_bits_edit, state_check
+from . import nonfinite as nonfinite_policy
 from .engine import Engine, ReferenceEngine
 
 #: torch.optim's bookkeeping arguments, stored in every group as torch stores them
@@ -61,6 +63,7 @@ class RuleOptimizer(torch.optim.Optimizer):
         differentiable: bool = False,
         fused: bool | None = None,
         state_bits: int = 32,
+        nonfinite: str = "propagate",
     ) -> None:
         if differentiable:
             raise ValueError(
@@ -74,6 +77,11 @@ class RuleOptimizer(torch.optim.Optimizer):
             )
         self.rule.validate(hyper)
         lowbit.check_state_bits(self.rule, {**hyper, "state_bits": state_bits})
+        # --- robustness (adamkit.torch.nonfinite): the policy for NaN/inf gradients
+        nonfinite_policy.check_policy(nonfinite)
+        self.nonfinite = nonfinite
+        self.skipped_steps = 0  # steps skipped by nonfinite="skip"
+        # ---
         self._engine = choose_engine(self.rule, fused)
         defaults = {
             **hyper,
@@ -92,10 +100,10 @@ class RuleOptimizer(torch.optim.Optimizer):
         Subclasses spell out torch.optim's signature (so ``help()`` and IDEs show it) and
         pass ``locals()`` here: the rule's hyperparameters go to ``hyper`` (those the
         signature lacks take the rule's defaults, as AdamW's decoupled decay), the rest
-        are torch's flags and ``state_bits``.
+        are torch's flags, ``state_bits`` and ``nonfinite``.
         """
         hyper = {key: given.get(key, default) for key, default in cls.rule.defaults.items()}
-        flags = {key: given[key] for key in (*TORCH_FLAGS, "state_bits") if key in given}
+        flags = {key: given[key] for key in (*TORCH_FLAGS, "state_bits", "nonfinite") if key in given}
         return {"params": given["params"], "hyper": hyper, **flags}
 
     @property
@@ -109,12 +117,16 @@ class RuleOptimizer(torch.optim.Optimizer):
         return lowbit.describe(self.param_groups)
 
     def add_param_group(self, param_group: dict[str, Any]) -> None:
+        """torch.optim's, with the group's hyperparameters checked before it is appended."""
+        if not isinstance(param_group, dict):
+            raise TypeError(f"param_group must be a dict, got {type(param_group).__name__}")
+        full = {**self.defaults, **param_group}  # the group as torch will complete it
+        self.rule.validate(full)
+        lowbit.check_state_bits(self.rule, full)
+        engine = lowbit.with_state_bits(self._engine, self.rule, full, self.defaults["fused"])
         super().add_param_group(param_group)
-        self.rule.validate(self.param_groups[-1])
-        lowbit.check_state_bits(self.rule, self.param_groups[-1])
-        self._engine = lowbit.with_state_bits(
-            self._engine, self.rule, self.param_groups[-1], self.defaults["fused"]
-        )
+        self._engine = engine
+        self._built_bits = state_bits_edit.built_bits(self.param_groups)
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         super().__setstate__(state)
@@ -126,6 +138,10 @@ class RuleOptimizer(torch.optim.Optimizer):
             self._engine = choose_engine(self.rule, self.defaults.get("fused"))
         for group in self.param_groups:
             self._engine = lowbit.with_state_bits(self._engine, self.rule, group, self.defaults.get("fused"))
+        # an unpickled optimizer (deepcopy) keeps its policy; torch's load passes only state and groups
+        self.__dict__.setdefault("nonfinite", "propagate")
+        self.__dict__.setdefault("skipped_steps", 0)
+        self.__dict__.setdefault("_built_bits", None)
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         """torch.optim's load, except that scalar state keeps the dtype it was saved in.
@@ -136,13 +152,22 @@ class RuleOptimizer(torch.optim.Optimizer):
 
         Moments are put at this optimizer's ``state_bits`` (each group keeps its own), from
         whatever precision they were saved in (:mod:`adamkit.torch.lowbit.convert`).
+
+        Everything is checked first (:mod:`adamkit.torch.state_check`: the optimizer class, keys,
+        shapes, dtypes, 8-bit codes and scales): a ``ValueError`` leaves this optimizer as it was.
         """
-        schema = state_dict.get("adamkit", {}).get("schema", 1)
-        if schema > STATE_SCHEMA:
-            raise ValueError(
-                f"this checkpoint has adamkit state schema {schema}; this adamkit reads schemas "
-                f"up to {STATE_SCHEMA}: upgrade adamkit to load it"
-            )
+        state_check.check_state_dict(self, state_dict, STATE_SCHEMA)
+        # torch's load builds new containers; should anything still fail, the old ones come back
+        before = (self.state, self.param_groups, self._engine)
+        try:
+            self._load_checked(state_dict)
+        except BaseException:
+            self.state, self.param_groups, self._engine = before
+            raise
+        self._built_bits = state_bits_edit.built_bits(self.param_groups)
+
+    def _load_checked(self, state_dict: dict[str, Any]) -> None:
+        """The load itself, of a state_dict :func:`.state_check.check_state_dict` accepted."""
         scalar_keys = self.rule.scalar_state
         saved = {
             i: {k: v.clone() for k, v in s.items() if k in scalar_keys and isinstance(v, torch.Tensor)}
@@ -163,11 +188,19 @@ class RuleOptimizer(torch.optim.Optimizer):
                 lowbit.convert_loaded(param, self.state[param], moments[i], param_bits)
 
     def state_dict(self) -> dict[str, Any]:
-        """torch.optim's state_dict, marked with adamkit's state schema version."""
-        return {**super().state_dict(), "adamkit": {"schema": STATE_SCHEMA}}
+        """torch.optim's state_dict, marked with adamkit's state schema version and this algorithm.
+
+        Parameters that have no state yet are left out, as torch.optim leaves them out (SGD
+        without momentum saves ``{}``).
+        """
+        saved = super().state_dict()
+        saved["state"] = {i: s for i, s in saved["state"].items() if s}
+        return {**saved, "adamkit": {"schema": STATE_SCHEMA, "optimizer": self.rule.title}}
 
     def __getstate__(self) -> dict[str, Any]:
-        return {k: v for k, v in super().__getstate__().items() if k != "_engine"}
+        kept = {k: v for k, v in super().__getstate__().items() if k != "_engine"}
+        # torch pickles defaults, state and groups only; a deepcopy keeps the nonfinite policy too
+        return {**kept, "nonfinite": self.nonfinite, "skipped_steps": self.skipped_steps}
 
     @torch.no_grad()
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
@@ -176,9 +209,39 @@ class RuleOptimizer(torch.optim.Optimizer):
         if closure is not None:
             with torch.enable_grad():
                 loss = closure()
+        # --- robustness: state_bits edited in param_groups, and the nonfinite policy
+        bits = state_bits_edit.built_bits(self.param_groups)
+        if bits != self.__dict__.get("_built_bits"):
+            self._engine = state_bits_edit.follow(self, self.__dict__.get("_built_bits"))
+            self._built_bits = bits
+        if self.nonfinite != "propagate" and self._nonfinite_stops_step():
+            return loss
+        # ---
         for group in self.param_groups:
             self._engine.step_group(self.rule, group, self.state)
         return loss
+
+    def _nonfinite_stops_step(self) -> bool:
+        """Apply the ``nonfinite`` policy (:mod:`.nonfinite`): True when this step must not run."""
+        nonfinite_policy.check_policy(self.nonfinite)  # it is a public attribute: it may have been edited
+        where = nonfinite_policy.first_nonfinite(self.param_groups)
+        if where is None:
+            return False
+        what = nonfinite_policy.describe(where, self.param_groups)
+        if self.nonfinite == "raise":
+            raise FloatingPointError(
+                f"{type(self).__name__}: non-finite gradient in {what} (nonfinite='raise'); "
+                "nothing was changed"
+            )
+        if self.skipped_steps == 0:
+            warnings.warn(
+                f"{type(self).__name__}: step skipped, non-finite gradient in {what} (nonfinite='skip'; "
+                "further skips are counted in .skipped_steps without a warning)",
+                RuntimeWarning,
+                stacklevel=3,
+            )
+        self.skipped_steps += 1
+        return True
 
     def __repr__(self) -> str:
         lines = [f"{type(self).__name__} (adamkit, engine={self.engine}) ("]

@@ -39,6 +39,8 @@ class RAdam(RuleOptimizer):
         state_bits: 32 (default: moments as the parameters), 16 (bfloat16 moments) or 8
             (8-bit blockwise moments, Dettmers et al. 2022); the update is the same,
             only the storage differs: see :mod:`adamkit.torch.lowbit`.
+        nonfinite: a NaN or inf in the gradients: "propagate" (default, as torch.optim),
+            "skip" the whole step, or "raise": see :mod:`adamkit.torch.nonfinite`.
         foreach, capturable, differentiable: accepted for torch.optim compatibility.
 
     Example:
@@ -67,5 +69,6 @@ class RAdam(RuleOptimizer):
         differentiable: bool = False,
         fused: bool | None = None,
         state_bits: int = 32,
+        nonfinite: str = "propagate",
     ) -> None:
         super().__init__(**self._arguments(locals()))

@@ -30,7 +30,8 @@ class ScheduleFreeAdamW(RuleOptimizer):
         r: polynomial weighting power of the average (>= 0).
         weight_lr_power: the average weights each iterate by the largest learning rate so far to
             this power (>= 0; default 2).
-        fused, state_bits, foreach, capturable, differentiable: as for :class:`adamkit.torch.Adam`
+        fused, state_bits, nonfinite, foreach, capturable, differentiable: as for
+            :class:`adamkit.torch.Adam`
             (the reference engine; ``state_bits`` 32 only).
 
     Example:
@@ -61,6 +62,7 @@ class ScheduleFreeAdamW(RuleOptimizer):
         differentiable: bool = False,
         fused: bool | None = None,
         state_bits: int = 32,
+        nonfinite: str = "propagate",
     ) -> None:
         super().__init__(**self._arguments(locals()))
 

@@ -60,7 +60,7 @@ def check_state_bits(rule: Rule, hp: dict[str, Any]) -> None:
     """Raise ``ValueError`` naming ``state_bits`` if the group's value is not allowed for ``rule``."""
     bits = hp.get("state_bits", 32)
     allowed = allowed_bits(rule)
-    if isinstance(bits, bool) or bits not in allowed:
+    if type(bits) is not int or bits not in allowed:  # not 8.0, True or a string: a precision is a count
         raise ValueError(
             f"Invalid state_bits (state_bits): {bits!r} (must be one of {', '.join(map(str, allowed))} "
             f"for {rule.title})"
