@@ -20,8 +20,11 @@ precision      stored under
 
 An 8-bit value is ``decode[code] * absmax[block]``, with ``decode`` the signed map
 (first moments: ``exp_avg``, ``momentum_buffer``, ``grad_avg``) or the unsigned map
-(second moments) of :mod:`.dynamic_map`. Storage per parameter: 1 byte plus 4/256
-(0.016) bytes per moment.
+(second moments) of :mod:`.dynamic_map`; ``absmax`` is the block's largest *finite*
+magnitude, and the map's rules keep zero for zeros, tiny positive values off zero and NaN in
+its own code (:mod:`.dynamic_map`). Storage per parameter: 1 byte plus 4/256 (0.016) bytes
+per moment. The torch codec works ``CHUNK`` values at a time (no temporary the size of the
+tensor: the state of a 50M-value model is created, converted and updated in a few MB).
 """
 
 from __future__ import annotations
