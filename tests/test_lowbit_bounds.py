@@ -53,6 +53,8 @@ CASES = [
     ("SGD", {"momentum": 0.9}),
 ]
 IDS = [f"{a}{'-' + '-'.join(k) if k else ''}" for a, k in CASES]
+#: 16-bit state never showed the blow-ups (bfloat16 keeps 8 exponent bits): its half of the grid is slow
+BITS = [8, pytest.param(16, marks=pytest.mark.slow)]
 
 
 def adam_bound(t: int, beta1: float = 0.9, beta2: float = 0.999) -> float:
@@ -99,7 +101,7 @@ def steps_taken(algo: str, kwargs: dict, bits: int, fused, grads: list[torch.Ten
     return torch.stack(moves)
 
 
-@pytest.mark.parametrize("bits", [8, 16])
+@pytest.mark.parametrize("bits", BITS)
 @pytest.mark.parametrize("fused", [None, False], ids=["fused", "reference"])
 @pytest.mark.parametrize("scenario", ["issue", "outlier"])
 @pytest.mark.parametrize("algo,kwargs", CASES, ids=IDS)
@@ -169,7 +171,7 @@ def poisoned_gradients(steps: int = 6) -> list[torch.Tensor]:
     return grads
 
 
-@pytest.mark.parametrize("bits", [8, 16])
+@pytest.mark.parametrize("bits", BITS)
 @pytest.mark.parametrize("fused", [None, False], ids=["fused", "reference"])
 @pytest.mark.parametrize("algo,kwargs", CASES, ids=IDS)
 def test_a_nan_gradient_spoils_what_torch_optim_s_spoils(algo, kwargs, fused, bits):
