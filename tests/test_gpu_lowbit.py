@@ -31,7 +31,7 @@ STEPS = 4
 def run(algo: str, kwargs: dict, bits: int, engine_name: str, monkeypatch) -> tuple[list, list]:
     """Parameters and state after ``STEPS`` steps on fixed gradients, with the cases a codec must
     treat apart: in the first tensor, a block of zero gradients (scale 0) and one of 1e-20 (``v``'s
-    scale subnormal: a division); a NaN at step 2 in the third (its block's scale NaN from then on)."""
+    scale subnormal: a division); a NaN at step 2 in the third (its own code from then on)."""
     device = TRITON_DEVICE if engine_name == "triton" else "cpu"
     gen = torch.Generator().manual_seed(0)
     params = [torch.randn(s, generator=gen).to(device).requires_grad_() for s in SIZES]
@@ -77,10 +77,11 @@ def test_triton_low_bit_kernels_store_the_numba_kernels_bits(algo, kwargs, bits,
         codes, scales = states[0]["exp_avg_sq_codes"], states[0]["exp_avg_sq_absmax"]
         assert (codes[:256] == 0).all() and (codes[300:] != 0).float().mean() > 0.99
         assert 0 < scales[2] < 2**-126  # the subnormal scale's block
-    nan_scales = states[2]["exp_avg_sq_absmax"].isnan().nonzero().flatten().tolist() if bits == 8 else [2]
-    assert nan_scales == [2]  # the block of the NaN gradient
+    if bits == 8:  # the NaN keeps its own code; its block's scales stay finite
+        assert all(s.isfinite().all() for k, s in states[2].items() if k.endswith("_absmax"))
+        assert states[2]["exp_avg_codes"].reshape(-1)[700] == 0x80
     nan_params = triton_params[2].isnan().nonzero().flatten().tolist()
-    assert nan_params == (list(range(512, 768)) if bits == 8 else [700])  # its block's, or its own
+    assert nan_params == [700]  # as torch.optim: the NaN gradient's parameter only
 
 
 def same_bits(x: torch.Tensor, y: torch.Tensor) -> bool:
@@ -96,7 +97,7 @@ def test_the_kernels_read_the_maps_of_the_codecs():
     """The constants table holds each map's decode table and rounding constants where the kernels look."""
     for k, cmap in enumerate((SIGNED, UNSIGNED)):
         constants = triton_lowbit.CONSTANTS[k * triton_lowbit.MAP_SIZE : (k + 1) * triton_lowbit.MAP_SIZE]
-        assert np.array_equal(constants[: cmap.decode.size], cmap.decode)
+        assert np.array_equal(constants[: cmap.decode.size], cmap.decode, equal_nan=True)
         for offset, values in (
             (triton_lowbit.CUT, cmap.cuts),
             (triton_lowbit.START, cmap.starts),

@@ -47,7 +47,8 @@ def test_map_is_the_papers_dynamic_map(name):
         expected = low + (np.arange(bins) + 0.5) * 9 * low / bins
         np.testing.assert_allclose(inside, expected, rtol=1e-6)
     if cmap.signed:  # symmetric: bit 7 is the sign
-        np.testing.assert_array_equal(cmap.decode[128:], -cmap.decode[:128])
+        np.testing.assert_array_equal(cmap.decode[129:], -cmap.decode[1:128])
+        assert np.isnan(cmap.decode[128])  # "negative zero" stands for NaN
     assert len(cmap.decode) == 256
 
 
@@ -57,7 +58,10 @@ def test_rounding_gives_the_nearest_code(name):
     y = adversarial(cmap)
     codes = encode_numpy(y, cmap)
     got = np.abs(cmap.decode[codes].astype(np.float64) - y)
-    best = np.abs(cmap.decode.astype(np.float64)[None, :] - y[:, None].astype(np.float64)).min(axis=1)
+    distance = np.abs(cmap.decode.astype(np.float64)[None, :] - y[:, None].astype(np.float64))
+    if not cmap.signed:  # a positive value's nearest code among the non-zero ones (zero is for zeros)
+        distance[y > 0, 0] = np.inf
+    best = np.nanmin(distance, axis=1)  # (the signed map's NaN code is never nearest)
     # nearest, up to float32 rounding for a value within ulps of a midpoint (either code is as near)
     assert np.all(got <= best + 4 * np.spacing(np.abs(y).astype(np.float32)).astype(np.float64))
     random = slice(0, 40000)  # away from the midpoints: exactly the nearest
@@ -71,9 +75,13 @@ def test_every_code_encodes_to_itself(name):
     np.testing.assert_array_equal(encode_numpy(cmap.decode[codes], cmap), codes)
 
 
-def test_exact_zero_one_and_negative_zero():
-    assert list(encode_numpy(np.array([0.0, 1.0, -0.0, -1.0], np.float32), SIGNED)) == [0, 127, 128, 255]
-    assert list(encode_numpy(np.array([0.0, 1.0], np.float32), UNSIGNED)) == [0, 255]
+def test_exact_zero_one_negative_zero_tiny_and_non_finite_values():
+    x = np.array([0.0, 1.0, -0.0, -1.0, -1e-9, np.nan, np.inf, -np.inf], np.float32)
+    assert list(encode_numpy(x, SIGNED)) == [0, 127, 0, 255, 0, 128, 128, 128]
+    # unsigned: zero only for zero; a positive value, however small, gets the smallest code
+    x = np.array([0.0, 1.0, 1e-30, 1e-7, np.nan, np.inf], np.float32)
+    assert list(encode_numpy(x, UNSIGNED)) == [0, 255, 1, 1, 255, 255]
+    assert list(encode_numpy(np.zeros(2, np.float32), UNSIGNED, raw=np.float32([1e-40, 0]))) == [1, 0]
 
 
 @pytest.mark.parametrize("signed", [True, False])
@@ -359,3 +367,43 @@ def test_blocks_are_normalised_by_the_inverse_scale_or_below_normal_by_division(
             for name, encode in encoders(cmap).items():
                 got = encode(block, np.int32(absmax.view(np.int32)))
                 np.testing.assert_array_equal(got, expected, err_msg=f"{name} encoder, scale {scale}")
+
+
+def test_every_encoder_keeps_zero_for_zeros_and_non_finite_values_apart():
+    """In every codec (torch, portable, AVX2, AVX-512 where they run; the NumPy spec): a block's scale
+    is its largest finite magnitude; NaN and infinities get the signed map's NaN code or the unsigned
+    map's largest; a positive value never gets the unsigned map's code of zero, even where its
+    quotient by the scale underflows; a negative value rounding to zero gets code 0."""
+    special = [np.nan, np.inf, -np.inf, 1e-30, -1e-30, 1e-44, 0.0, -0.0, 3e-8, 2.5]
+    for cmap in (SIGNED, UNSIGNED):
+        values = np.array(special if cmap.signed else [abs(v) for v in special], np.float32)
+        block = np.resize(values, 250).astype(np.float32)
+        block[7] = 1e38 if cmap.signed else 3e38  # a huge finite scale: 1e-44 / scale underflows
+        absmax = np.float32(np.max(np.abs(block[np.isfinite(block)])))
+        expected = encode_numpy(block * (np.float32(1.0) / absmax), cmap, raw=block)
+        assert expected[3] == (0 if cmap.signed else 1) and expected[4] == (0 if cmap.signed else 1)
+        assert list(expected[:3]) == ([0x80] * 3 if cmap.signed else [0xFF, 0xFF, 0xFF])
+        codes, scales = codecs.quantize(torch.from_numpy(block), cmap.signed)
+        assert scales.item() == absmax
+        np.testing.assert_array_equal(codes.numpy(), expected)
+        back = codecs.dequantize(codes, scales, cmap.signed).numpy()
+        finite = np.isfinite(block)
+        assert np.isnan(back[~finite]).all() if cmap.signed else (back[~finite] == absmax).all()
+        assert np.isfinite(back[finite]).all()
+        if not cmap.signed:  # no positive value decodes to zero
+            assert (back[finite & (block > 0)] > 0).all()
+        for name, encode in encoders(cmap).items():
+            got = encode(block, np.int32(absmax.view(np.int32)))
+            np.testing.assert_array_equal(got, expected, err_msg=f"{name} encoder")
+
+
+def test_vector_decoder_gives_nan_for_the_nan_code():
+    from adamkit.torch.lowbit import avx2
+
+    if not avx2.AVAILABLE:
+        pytest.skip("no AVX2 here")
+    for cmap in (SIGNED, UNSIGNED):
+        codes = np.arange(256, dtype=np.uint8)
+        fast = np.empty(256, np.float32)
+        avx2.decode_block_avx2(codes, avx2.tables(cmap), np.float32(0.37), fast, cmap.signed, cmap.decode)
+        np.testing.assert_array_equal(fast, cmap.decode * np.float32(0.37))  # NaN where the table has it

@@ -26,8 +26,9 @@ TORCH_FLAGS = {"foreach": None, "capturable": False, "differentiable": False, "f
 #: Version of what ``state_dict`` holds beyond torch.optim's layout (low-bit keys, scalar
 #: state). Stored under ``state_dict()["adamkit"]``, a key torch.optim ignores; a checkpoint
 #: without it (torch.optim's own) reads as schema 1. Raise it when the layout changes and
-#: convert older schemas on load.
-STATE_SCHEMA = 1
+#: convert older schemas on load. 2: the signed 8-bit code 0x80 means NaN (was negative zero;
+#: :func:`adamkit.torch.lowbit.convert.upgraded_codes` converts schema 1).
+STATE_SCHEMA = 2
 
 
 def choose_engine(rule: Rule, fused: bool | None) -> Engine:

@@ -32,7 +32,8 @@ import triton
 import triton.language as tl
 
 from ..lowbit.codecs import BLOCK as QUANT
-from ..lowbit.dynamic_map import CUTS, SIGNED, UNSIGNED, DynamicMap
+from ..lowbit.dynamic_map import CUTS, SATURATED, SIGNED, UNSIGNED, DynamicMap
+from ..lowbit.dynamic_map import NAN_CODE as SIGNED_NAN
 from .common import begin, decayed, elements, new_moments, running_max
 from .launch import BLOCK, NO_FMA, on_device, program_map
 
@@ -41,6 +42,8 @@ ROWS = BLOCK // QUANT  # quantisation blocks per program
 SMALLEST_NORMAL = tl.constexpr(2.0**-126)  # :data:`..lowbit.dynamic_map.SMALLEST_NORMAL`
 GOLDEN = tl.constexpr(0x9E3779B1)  # :data:`..lowbit.codecs.GOLDEN`
 N_CUTS = tl.constexpr(CUTS)
+NAN_CODE = tl.constexpr(SIGNED_NAN)  # :data:`..lowbit.dynamic_map.NAN_CODE`
+SATURATED_CODE = tl.constexpr(SATURATED)
 # one map's constants: its decode table, then its rounding constants (cuts, starts, inv_widths, tops)
 DECODE, CUT = tl.constexpr(0), tl.constexpr(256)
 START, INV_WIDTH, TOP = (tl.constexpr(256 + CUTS + k * (CUTS + 1)) for k in range(3))
@@ -76,8 +79,10 @@ def _decode(addresses, t, k, n_addresses, offsets, rows, mask, row_mask, constan
 
 @triton.jit
 def _largest_magnitude(x, mask):
-    """Each row's largest ``|x|`` (by its bits, as the numba kernels: NaN above infinity)."""
-    bits = tl.where(mask, x.to(tl.int32, bitcast=True) & 0x7FFFFFFF, 0)
+    """Each row's largest finite ``|x|`` (by its bits, as the numba kernels: NaN and infinities,
+    whose bits are the largest, left out)."""
+    bits = x.to(tl.int32, bitcast=True) & 0x7FFFFFFF
+    bits = tl.where(mask & (bits < 0x7F800000), bits, 0)
     return tl.max(bits, axis=1).to(tl.float32, bitcast=True)
 
 
@@ -110,8 +115,13 @@ def _encode(x, addresses, t, k, n_addresses, offsets, rows, mask, row_mask, cons
     z = tl.where(z > 0.0, z, 0.0)  # also NaN -> 0
     z = tl.where(z < top, z, top)
     code = (top + z).to(tl.int32)
+    # :mod:`..lowbit.dynamic_map`'s rules for signs, tiny positive and non-finite values
     if SIGNED:
-        code = code | ((bits >> 24) & 0x80)
+        code = code | tl.where(code != 0, (bits >> 24) & 0x80, 0)
+        code = tl.where(y < float("inf"), code, NAN_CODE)
+    else:
+        code = tl.where((x > 0.0) & (code < 1), 1, code)
+        code = tl.where(y == y, code, SATURATED_CODE)
     tl.store(_pointer(addresses, t, k, n_addresses, offsets, tl.uint8), code.to(tl.uint8), mask=mask)
 
 

@@ -33,7 +33,7 @@ from numba.core import cgutils
 from numba.extending import intrinsic
 
 from ..kernels.jit import element
-from .dynamic_map import CUTS, DynamicMap
+from .dynamic_map import CUTS, NAN_CODE, SATURATED, DynamicMap
 from .jit import bits_float, decode_block, encode_block, normalizer
 from .vector_ir import call, const, host_has, opaque, splat
 
@@ -157,6 +157,8 @@ def decode_vectors(typingctx, codes, consts, scale, out, signed, count):
         rows = block.rows(1)
         scale_v = splat(builder, args[2], _VF)
         magnitude = _magnitude_mask(builder, args[4])
+        # the signed map's NaN code; 256 (no code) for the unsigned map
+        nan_code = builder.select(args[4], const(NAN_CODE, _VI), const(256, _VI))
         one, zero = const(1, _VI), const(0, _VI)
         with block.whole_vectors(5) as (offset, _):
             raw = opaque(builder, builder.zext(builder.load(block.vector_at(0, offset, _I8), align=1), _VI))
@@ -173,6 +175,7 @@ def decode_vectors(typingctx, codes, consts, scale, out, signed, count):
             value = builder.select(builder.icmp_signed("==", c, zero), const(0.0, _VF), value)
             sign = builder.shl(builder.and_(raw, builder.xor(magnitude, const(-1, _VI))), const(24, _VI))
             value = builder.bitcast(builder.or_(builder.bitcast(value, _VI), sign), _VF)
+            value = builder.select(builder.icmp_signed("==", raw, nan_code), const(float("nan"), _VF), value)
             builder.store(builder.fmul(value, scale_v), block.vector_at(3, offset, _F32), align=4)
         return context.get_dummy_value()
 
@@ -195,12 +198,18 @@ def encode_vectors(typingctx, values, factor, consts, codes, signed, count):
         factor = splat(builder, args[1], _VF)
         sign_mask = builder.select(args[4], const(0x80, _VI), const(0, _VI))
         zero = const(0, _VI)
+        # :mod:`.dynamic_map`'s rules: the unsigned map's least code for a positive value (1), and
+        # the code of a value that is not finite (NaN code, or the unsigned map's largest)
+        least = builder.select(args[4], zero, const(1, _VI))
+        not_finite_code = builder.select(args[4], const(NAN_CODE, _VI), const(SATURATED, _VI))
+        infinity = const(float("inf"), _VF)
 
         # below the first cut, and NaN: the code of zero (one comparison: "not >=")
         first_cut = splat(builder, builder.extract_element(rows[CUT_ROW], ir.Constant(_I32, 0)), _VF)
 
         def codes_at(offset: ir.Value) -> ir.Value:
-            q = builder.fmul(builder.load(block.vector_at(0, offset, _F32), align=4), factor)
+            x_raw = builder.load(block.vector_at(0, offset, _F32), align=4)
+            q = builder.fmul(x_raw, factor)
             bits = builder.bitcast(q, _VI)
             y = builder.bitcast(builder.and_(bits, const(0x7FFFFFFF, _VI)), _VF)
             # the decade: the number of cuts below y's octave (:func:`octave_formula`), plus one
@@ -228,7 +237,11 @@ def encode_vectors(typingctx, values, factor, consts, codes, signed, count):
             z = builder.select(builder.icmp_signed("<", z, top), z, top)
             nothing = builder.fcmp_unordered("<", y, first_cut)
             code = builder.select(nothing, zero, builder.add(top, z))
-            return builder.or_(code, builder.and_(builder.ashr(bits, const(24, _VI)), sign_mask))
+            sign = builder.and_(builder.ashr(bits, const(24, _VI)), sign_mask)
+            code = builder.or_(code, builder.select(builder.icmp_signed("==", code, zero), zero, sign))
+            floor = builder.select(builder.fcmp_ordered(">", x_raw, const(0.0, _VF)), least, zero)
+            code = builder.select(builder.icmp_signed("<", code, floor), floor, code)
+            return builder.select(builder.fcmp_unordered(">=", y, infinity), not_finite_code, code)
 
         # 32 values a step: four vectors of codes (0..255 in 32-bit lanes) packed to bytes by two
         # saturating packs, which interleave 4-value groups, and one permutation back into order

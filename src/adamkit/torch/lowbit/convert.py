@@ -28,15 +28,47 @@ from typing import Any
 import torch
 
 from .codecs import ABSMAX, CODES
-from .state import ALL_MOMENTS, precision_for, read_moment, stored_precision, work_dtype, write_moment
+from .dynamic_map import NAN_CODE
+from .state import (
+    ALL_MOMENTS,
+    SIGNED_MOMENTS,
+    precision_for,
+    read_moment,
+    stored_precision,
+    work_dtype,
+    write_moment,
+)
+
+#: The first state schema (``state_dict()["adamkit"]["schema"]``) whose signed 8-bit code ``0x80``
+#: means NaN (:data:`.dynamic_map.NAN_CODE`); before it, it meant negative zero.
+NAN_CODE_SCHEMA = 2
 
 
 def moment_tensors(state_dict: dict[str, Any]) -> dict[Any, dict[str, torch.Tensor]]:
-    """Per saved parameter id, its moment tensors as saved (before torch's load casts them)."""
+    """Per saved parameter id, its moment tensors as saved (before torch's load casts them), in the
+    current schema's meaning (:func:`upgraded_codes`)."""
+    schema = state_dict.get("adamkit", {}).get("schema", 1)
     return {
-        i: {k: v for k, v in s.items() if isinstance(v, torch.Tensor) and _moment_of(k) is not None}
+        i: {
+            k: upgraded_codes(k, v, schema)
+            for k, v in s.items()
+            if isinstance(v, torch.Tensor) and _moment_of(k) is not None
+        }
         for i, s in state_dict["state"].items()
     }
+
+
+def upgraded_codes(key: str, value: torch.Tensor, schema: int) -> torch.Tensor:
+    """``value`` saved under ``key`` by state schema ``schema``, as the current schema reads it.
+
+    Schema 1 stored a first moment that rounded to zero with a negative sign as code ``0x80``
+    ("negative zero"), which now stands for NaN: those codes become 0 (a copy; the checkpoint is
+    left as it was). Nothing else changed meaning: schema 1's second-moment codes decode as before
+    (only the encoder changed: a positive value no longer rounds to zero).
+    """
+    if schema >= NAN_CODE_SCHEMA or not key.endswith(CODES) or key.removesuffix(CODES) not in SIGNED_MOMENTS:
+        return value
+    return torch.where(value == NAN_CODE, torch.zeros_like(value), value)
 
 
 def _moment_of(key: str) -> str | None:
@@ -71,7 +103,9 @@ def full_precision_state_dict(state_dict: dict[str, Any]) -> dict[str, Any]:
     for group in out["param_groups"]:
         if "state_bits" in group:
             group["state_bits"] = 32
+    schema = state_dict.get("adamkit", {}).get("schema", 1)
     for i, s in state_dict["state"].items():
+        s = {k: upgraded_codes(k, v, schema) if isinstance(v, torch.Tensor) else v for k, v in s.items()}
         names = {_moment_of(k) for k in s} - {None}
         plain = {k: v for k, v in s.items() if _moment_of(k) is None}
         for name in names:

@@ -22,6 +22,32 @@ one so that the block's largest value is stored without error. Magnitude codes r
   the code of ``x`` with bit 7 set. (bitsandbytes' signed map keeps one more decade
   below and +1 but not -1; a symmetric map is what makes the rounding below one formula.)
 
+**Zero, tiny values and non-finite values** (why no second moment decodes to zero while it
+is positive). Adam's step is ``m / (sqrt(v) + eps)``; if a ``v`` far below its block's
+largest value rounded to the code of zero while its ``m`` (another block, another scale)
+stayed non-zero, the step would be ``m / eps``, thousands of times the learning rate:
+Li, Chen and Zhu, "Memory Efficient Optimizers with 4-bit States" (NeurIPS 2023) call it
+the zero-point problem and remove zero from the second moment's map. Here zero keeps
+its code for *exact* zeros (the moments of entries never used stay zero, as in 32 bits),
+but the unsigned map never rounds a positive value to it: a positive value below the
+smallest code's cut gets the smallest code, ``3.25e-7 * absmax``. Rounding ``v`` *up*
+can only make the step smaller, so ``m / sqrt(v)`` keeps the bound of the 32-bit rule
+(no step beyond ``(1 - beta1) / sqrt(1 - beta2)`` times a geometric factor, about 7.3 lr
+for Adam's default betas, see the tests); a first moment rounded to zero makes it
+smaller too. (bitsandbytes 0.50.2 does not show the blow-up on CPU by accident: its
+binary search never returns the six smallest codes of either map, so every value below
+``1.56e-5 * absmax``, zero included, is stored as that.) The same rule holds for every
+non-negative state (Adamax's ``exp_inf``, RMSprop's ``square_avg``, Adagrad's ``sum``).
+
+Non-finite values stay where they are: a block's ``absmax`` is its largest *finite*
+magnitude, so one NaN or infinity leaves its 255 block-mates' codes as they were. In the
+signed map the code of "negative zero", ``0x80``, stands for NaN (and stores NaN and both
+infinities: a first moment that is not finite makes its parameter NaN in 32 bits too); a
+value rounding to magnitude zero gets code 0 whatever its sign. In the unsigned map,
+where every code holds a value, NaN and infinity get the largest code (``absmax``): the
+step of that parameter is NaN already (its first moment, or the unrounded new moment
+the step uses), and a saturated second moment can only shrink later steps.
+
 **Rounding without a search or a table lookup per value** (so that a kernel's loop
 vectorises): let ``y`` be ``|x|`` normalised by ``absmax``. The decade boundaries used for rounding are the
 *cuts*, the midpoints between neighbouring decades' outer codes (and between 0 and the
@@ -62,6 +88,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+
+#: The signed map's code of NaN (the magnitude code of zero with the sign bit set).
+NAN_CODE = 0x80
+#: The unsigned map's code for NaN and infinity (the code of one: the block's largest finite value).
+SATURATED = 0xFF
 
 #: Rounding tables are padded to this many decades (zero and one included), so that
 #: both maps share one kernel: 8 cuts, 9 decade entries.
@@ -125,7 +156,9 @@ def build(decades: int, signed: bool) -> DynamicMap:
     widths = padded([0.0] + [9 * s / 2 ** (d + 1) for d, s in enumerate(starts[1:-1])] + [0.0], 0.0)
     lows = padded(starts, 1.0)
     mags32 = decode_numpy(np.arange(2 ** (decades + 1)), offsets, widths, lows)
-    decode = np.concatenate([mags32, -mags32]) if signed else mags32
+    decode = np.concatenate([mags32, -mags32]) if signed else mags32.copy()
+    if signed:
+        decode[NAN_CODE] = np.nan  # "negative zero" stands for NaN
     return DynamicMap(
         signed,
         mags32,
@@ -156,9 +189,14 @@ SIGNED = build(6, signed=True)
 UNSIGNED = build(7, signed=False)
 
 
-def encode_numpy(x: np.ndarray, cmap: DynamicMap) -> np.ndarray:
-    """Codes of normalised values ``x`` (``x * (1 / absmax)``, float32): the rounding above, in NumPy."""
+def encode_numpy(x: np.ndarray, cmap: DynamicMap, raw: np.ndarray | None = None) -> np.ndarray:
+    """Codes of normalised values ``x`` (``x * (1 / absmax)``, float32): the rounding above, in NumPy.
+
+    ``raw`` (default ``x``): the values before normalising, whose sign decides the unsigned
+    map's floor (a positive value whose quotient underflowed still gets the smallest code).
+    """
     x = np.asarray(x, np.float32)
+    raw = x if raw is None else np.asarray(raw, np.float32)
     y = np.abs(x)
     d = (y[..., None] >= cmap.cuts).sum(-1)
     top = cmap.tops[d]
@@ -167,6 +205,11 @@ def encode_numpy(x: np.ndarray, cmap: DynamicMap) -> np.ndarray:
         z = np.where(z > 0, z, np.float32(0))
         z = np.where(z < top, z, top)
     code = (top + z).astype(np.int32)
+    finite = np.isfinite(y)
     if cmap.signed:
-        code |= np.signbit(x).astype(np.int32) << 7
+        code |= (np.signbit(x) & (code != 0)).astype(np.int32) << 7
+        code = np.where(finite, code, NAN_CODE)
+    else:
+        code = np.where(raw > 0, np.maximum(code, 1), code)
+        code = np.where(np.isnan(y), SATURATED, code)
     return code.astype(np.uint8)

@@ -27,7 +27,19 @@ import torch
 
 from ...rules.spec import Rule, State
 from ..engine import Engine, fresh_state, plain_hyper
-from .state import MOMENTS, precision_for, read_moment, work_dtype, write_moment
+from .state import (
+    MOMENTS,
+    REDUCING,
+    chunkable,
+    filled_moment,
+    precision_for,
+    read_moment,
+    read_slice,
+    stored_precision,
+    work_dtype,
+    write_moment,
+    write_slice,
+)
 
 
 def kernel_for(rule: Rule) -> Any | None:
@@ -98,37 +110,89 @@ class LowBitEngine:
             step_reference(rule, param, state[param], hp, precision_for(param, bits))
 
 
+#: Values per chunk of the reference path: its temporaries (the decoded moments, the rule's
+#: intermediate arrays) are a few MB, not several times the parameter.
+CHUNK = 1 << 18
+
+
 def step_reference(
     rule: Rule, param: torch.Tensor, p_state: State, hp: dict[str, Any], precision: int
 ) -> None:
-    """One step of ``param``: moments decoded, the rule in float32 (float64), moments encoded."""
+    """One step of ``param``: moments decoded, the rule in float32 (float64), moments encoded.
+
+    An elementwise rule (all but :data:`.state.REDUCING`) runs on ``CHUNK`` values at a time, each
+    chunk decoded, updated and encoded before the next: the same values as on the whole tensor
+    (the chunks start at whole quantisation blocks; bfloat16's rounding noise is indexed in the
+    tensor), with temporaries of a chunk's size.
+    """
     dtype = work_dtype(param)
-    weights = param.detach().to(dtype)
-    grad = param.grad.to(dtype)
     if not p_state:
-        p_state.update(fresh_lowbit_state(rule, weights, hp, precision))
-    new_param, new_state = rule.update(weights, grad, decoded_state(rule, p_state, dtype), hp)
-    param.detach().copy_(new_param)
-    store_state(rule, p_state, new_state, precision, dtype)
+        p_state.update(fresh_lowbit_state(rule, param.detach(), hp, precision))
+    names = MOMENTS[rule.name]
+    whole = rule.name in REDUCING or param.numel() == 0 or not param.grad.is_contiguous()
+    # moments stored at another precision (state made before the first step, a checkpoint) are
+    # converted by a whole-tensor step, once
+    converting = any(stored_precision(p_state, n) not in (None, precision) for n in names)
+    if whole or converting or not chunkable(p_state, names, param):
+        weights, grad = param.detach().to(dtype), param.grad.to(dtype)
+        new_param, new_state = rule.update(weights, grad, decoded_state(rule, p_state, dtype), hp)
+        param.detach().copy_(new_param)
+        store_state(rule, p_state, new_state, precision, dtype)
+        return
+    scalars = decoded_state(rule, p_state, dtype, moments=False)
+    flat_param, flat_grad = param.detach().view(-1), param.grad.view(-1)
+    new_state: State = {}
+    for start in range(0, flat_param.numel(), CHUNK):
+        stop = min(start + CHUNK, flat_param.numel())
+        chunk = dict(scalars)
+        for name in names:
+            moment = read_slice(p_state, name, start, stop, dtype)
+            if moment is not None:
+                chunk[name] = moment
+        weights, grad = flat_param[start:stop].to(dtype), flat_grad[start:stop].to(dtype)
+        new_param, new_state = rule.update(weights, grad, chunk, hp)
+        flat_param[start:stop] = new_param
+        step = new_state.get("step")  # seeds bfloat16's stochastic rounding (None: round to nearest)
+        for name, value in new_state.items():
+            if name in names and isinstance(value, torch.Tensor):
+                write_slice(p_state, name, value, start, param, precision, dtype, step)
+    # the scalars (the same from every chunk: each started from the same ones)
+    store_state(rule, p_state, {k: v for k, v in new_state.items() if k not in names}, precision, dtype)
 
 
 def fresh_lowbit_state(rule: Rule, weights: torch.Tensor, hp: dict[str, Any], precision: int) -> State:
-    """The rule's initial state (from float32/float64 ``weights``) with its moments encoded."""
-    start = fresh_state(rule, weights, hp)
-    p_state: State = {}
-    store_state(rule, p_state, start, precision, weights.dtype)
+    """The rule's initial state (from float32/float64 ``weights``) with its moments encoded.
+
+    Every rule's ``init`` fills each moment with one value (zeros; Adagrad's
+    ``initial_accumulator_value``): it runs on one element, and each moment is stored filled with
+    that value (:func:`.state.filled_moment`), without a float32 tensor the size of the parameter.
+    """
+    if weights.numel() == 0:
+        start = fresh_state(rule, weights, hp)
+        p_state: State = {}
+        store_state(rule, p_state, start, precision, weights.dtype)
+        return p_state
+    probe = fresh_state(rule, weights.reshape(-1)[:1], hp)
+    p_state = {}
+    step = probe.get("step")
+    for key, value in probe.items():
+        if key in MOMENTS[rule.name] and isinstance(value, torch.Tensor):
+            filled_moment(p_state, key, value.item(), weights, precision, weights.dtype, step)
+        else:
+            p_state[key] = value
     return p_state
 
 
-def decoded_state(rule: Rule, p_state: State, dtype: torch.dtype) -> State:
-    """The state as the rule reads it: moments decoded to ``dtype``, scalar tensors as floats."""
+def decoded_state(rule: Rule, p_state: State, dtype: torch.dtype, moments: bool = True) -> State:
+    """The state as the rule reads it: moments decoded to ``dtype`` (unless ``moments`` is false),
+    scalar tensors as floats."""
     out: State = {}
     for key, value in p_state.items():
         if key in rule.scalar_state and isinstance(value, torch.Tensor):
             out[key] = value.item()
         elif not isinstance(value, torch.Tensor):
             out[key] = value
-    for name in MOMENTS[rule.name]:
+    for name in MOMENTS[rule.name] if moments else ():
         moment = read_moment(p_state, name, dtype)
         if moment is not None:
             out[name] = moment

@@ -22,7 +22,7 @@ from numba import types
 from numba.extending import intrinsic
 
 from ..kernels.jit import block_kernel, element
-from .dynamic_map import CUTS, SMALLEST_NORMAL, DynamicMap
+from .dynamic_map import CUTS, NAN_CODE, SATURATED, SMALLEST_NORMAL, DynamicMap
 from .vector_ir import call
 
 LANES = 16
@@ -171,14 +171,19 @@ def prefetch(typingctx, array, index):
 
 @intrinsic
 def magnitude_max(typingctx, acc, x):
-    """``max(acc, bits of |x|)`` in int32 (numba's own integer arithmetic would widen it to
-    int64 and halve the vector width of the loops that take block maxima)."""
+    """``max(acc, bits of |x|)`` in int32 over *finite* ``x`` (NaN and infinities are left out: a
+    block's scale is its largest finite magnitude, so that one of them spoils no block-mate).
+
+    In int32 (numba's own integer arithmetic would widen it to int64 and halve the vector width
+    of the loops that take block maxima); the bits of ``|x|`` order like the magnitudes, and are
+    at least ``0x7F800000`` exactly for the non-finite values."""
     if acc != types.int32 or x != types.float32:
         return None
 
     def codegen(context, builder, signature, args):
         i32 = context.get_value_type(types.int32)
         bits = builder.and_(builder.bitcast(args[1], i32), i32(0x7FFFFFFF))
+        bits = builder.select(builder.icmp_signed("<", bits, i32(0x7F800000)), bits, i32(0))
         return builder.select(builder.icmp_signed(">", bits, args[0]), bits, args[0])
 
     return types.int32(acc, x), codegen
@@ -232,14 +237,18 @@ def encode_block(values, scale_bits, codes, signed, cmap):
     if signed:
         for i in range(codes.size):
             bits = float_bits(normalized(values[i], factor, multiply))
-            code = np.int32(
-                nearest_code(bits_float(bits & np.int32(0x7FFFFFFF)), cuts, starts, inv_widths, tops)
-            )
-            codes[i] = np.uint8(code | ((bits >> np.int32(24)) & np.int32(0x80)))
+            y = bits_float(bits & np.int32(0x7FFFFFFF))
+            code = np.int32(nearest_code(y, cuts, starts, inv_widths, tops))
+            sign = (bits >> np.int32(24)) & np.int32(0x80) if code != np.int32(0) else np.int32(0)
+            # NaN and infinities: the NaN code (``y < inf`` is false for both)
+            codes[i] = np.uint8(code | sign if y < np.float32(np.inf) else np.int32(NAN_CODE))
     else:
         for i in range(codes.size):
             y = bits_float(magnitude_bits(normalized(values[i], factor, multiply)))
-            codes[i] = np.uint8(np.int32(nearest_code(y, cuts, starts, inv_widths, tops)))
+            code = np.int32(nearest_code(y, cuts, starts, inv_widths, tops))
+            # a positive value never gets the code of zero; NaN saturates (infinity already does)
+            code = code if code != np.int32(0) or not values[i] > np.float32(0) else np.int32(1)
+            codes[i] = np.uint8(code if y == y else np.int32(SATURATED))
     return scale
 
 

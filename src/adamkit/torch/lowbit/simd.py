@@ -28,6 +28,7 @@ from numba import types
 from numba.extending import intrinsic
 
 from ..kernels.jit import block_kernel
+from .dynamic_map import NAN_CODE, SATURATED
 from .jit import LANES, OCTAVE_BASE, bits_float, encode_block, normalizer
 from .vector_ir import call, const, host_has, splat
 
@@ -86,9 +87,19 @@ def encode16(typingctx, values, offset, factor, consts, codes, sign_mask):
         z = builder.select(builder.fcmp_ordered("<", z, top), z, top)
         code = builder.fptosi(builder.fadd(top, z), _VI)
         code = builder.select(builder.fcmp_unordered("uno", y, y), const(0, _VI), code)  # NaN
-        mask = context.cast(builder, mask_v, mask_t, types.int32)
-        sign = builder.and_(builder.ashr(bits, const(24, _VI)), splat(builder, mask, _VI))
-        code = builder.trunc(builder.or_(code, sign), _VB)
+        mask = splat(builder, context.cast(builder, mask_v, mask_t, types.int32), _VI)
+        sign = builder.and_(builder.ashr(bits, const(24, _VI)), mask)
+        zero_i = const(0, _VI)
+        code = builder.or_(code, builder.select(builder.icmp_signed("==", code, zero_i), zero_i, sign))
+        # :mod:`.dynamic_map`'s rules (``mask`` is 0 for the unsigned map): a positive value's least
+        # code is 1 there; a value that is not finite gets the NaN code, or the unsigned map's largest
+        signed = builder.icmp_signed("!=", mask, zero_i)
+        least = builder.select(signed, zero_i, const(1, _VI))
+        floor = builder.select(builder.fcmp_ordered(">", x, zero), least, zero_i)
+        code = builder.select(builder.icmp_signed("<", code, floor), floor, code)
+        not_finite = builder.fcmp_unordered(">=", y, const(float("inf"), _VF))
+        special = builder.select(signed, const(NAN_CODE, _VI), const(SATURATED, _VI))
+        code = builder.trunc(builder.select(not_finite, special, code), _VB)
         builder.store(code, address(codes_t, codes_v, _I8), align=1)
         return context.get_dummy_value()
 

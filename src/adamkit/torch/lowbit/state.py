@@ -26,7 +26,19 @@ from typing import Any
 import torch
 
 from ...rules.spec import Rule, State
-from .codecs import ABSMAX, CODES, absmax_key, codes_key, dequantize, quantize, rounding_seed, to_bfloat16
+from .codecs import (
+    ABSMAX,
+    BLOCK,
+    CHUNK,
+    CODES,
+    absmax_key,
+    codes_key,
+    dequantize,
+    quantize,
+    quantize_into,
+    rounding_seed,
+    to_bfloat16,
+)
 
 STATE_BITS = (32, 16, 8)
 MIN_8BIT_NUMEL = 4096
@@ -47,6 +59,10 @@ MOMENTS: dict[str, tuple[str, ...]] = {
 
 #: Moments that can be negative: stored with the signed map. All others are >= 0.
 SIGNED_MOMENTS = frozenset({"exp_avg", "momentum_buffer", "grad_avg"})
+
+#: Rules whose update is not elementwise (SWATS sums over each tensor): the reference path runs
+#: them on whole tensors; every other rule's runs in chunks (:func:`.engine.step_reference`).
+REDUCING = frozenset({"swats"})
 
 #: Every moment name any rule uses (a checkpoint's keys are read by name).
 ALL_MOMENTS = frozenset(name for names in MOMENTS.values() for name in names)
@@ -148,3 +164,82 @@ def stored_precision(state: State, name: str) -> int | None:
     if not isinstance(value, torch.Tensor):
         return None
     return 16 if value.dtype == torch.bfloat16 else 32
+
+
+# ---------------------------------------------------------------- a chunk of a moment at a time
+
+
+def chunkable(state: State, names: tuple[str, ...], param: torch.Tensor) -> bool:
+    """Whether the stored moments ``names`` (and ``param``) can be read and written a flat slice at a time."""
+    tensors = [param] + [state.get(k) for n in names for k in (n, codes_key(n), absmax_key(n))]
+    return all(t.is_contiguous() for t in tensors if isinstance(t, torch.Tensor))
+
+
+def read_slice(state: State, name: str, start: int, stop: int, dtype: torch.dtype) -> torch.Tensor | None:
+    """Elements ``start:stop`` of the flattened moment ``name``, decoded to ``dtype`` (``start`` a
+    multiple of ``BLOCK``); None if absent."""
+    codes = state.get(codes_key(name))
+    if codes is not None:
+        scales = state[absmax_key(name)][start // BLOCK : -(-stop // BLOCK)]
+        return dequantize(codes.view(-1)[start:stop], scales, name in SIGNED_MOMENTS).to(dtype)
+    value = state.get(name)
+    if isinstance(value, torch.Tensor):
+        return value.view(-1)[start:stop].to(dtype)
+    return None
+
+
+def write_slice(
+    state: State,
+    name: str,
+    value: torch.Tensor,
+    start: int,
+    like: torch.Tensor,
+    precision: int,
+    dtype: torch.dtype,
+    step: float | None,
+) -> None:
+    """Store ``value`` as elements ``start:`` of the flattened moment ``name`` (shaped like ``like``),
+    creating the moment empty at ``precision`` if it is not there yet (a moment the step creates)."""
+    stop = start + value.numel()
+    if precision == 8:
+        if codes_key(name) not in state:
+            state[codes_key(name)] = torch.empty(like.shape, dtype=torch.uint8, device=like.device)
+            state[absmax_key(name)] = torch.empty(-(-like.numel() // BLOCK), device=like.device)
+        scales = state[absmax_key(name)][start // BLOCK : -(-stop // BLOCK)]
+        codes = state[codes_key(name)].view(-1)[start:stop]
+        quantize_into(value.reshape(-1), name in SIGNED_MOMENTS, codes, scales)
+        return
+    if name not in state:
+        stored_dtype = torch.bfloat16 if precision == 16 else dtype
+        state[name] = torch.empty(like.shape, dtype=stored_dtype, device=like.device)
+    target = state[name].view(-1)[start:stop]
+    if precision == 16:
+        target.copy_(to_bfloat16(value, None if step is None else rounding_seed(step, name), offset=start))
+    else:
+        target.copy_(value.reshape(-1))
+
+
+def filled_moment(
+    state: State,
+    name: str,
+    fill: float,
+    like: torch.Tensor,
+    precision: int,
+    dtype: torch.dtype,
+    step: float | None,
+) -> None:
+    """Store moment ``name`` with every element ``fill`` (a rule's initial value), shaped like ``like``,
+    as :func:`write_moment` would store a full tensor of it, without making that tensor."""
+    if precision == 8:  # one value: the code of one times |fill| (or zeros), in every block
+        codes, absmax = quantize(torch.full((1,), fill, device=like.device), name in SIGNED_MOMENTS)
+        code, blocks = int(codes.item()), -(-like.numel() // BLOCK)
+        state[codes_key(name)] = torch.full(like.shape, code, dtype=torch.uint8, device=like.device)
+        state[absmax_key(name)] = torch.full((blocks,), absmax.item(), device=like.device)
+        return
+    stored_dtype = torch.bfloat16 if precision == 16 else dtype
+    state[name] = torch.full(like.shape, fill, dtype=stored_dtype, device=like.device)
+    if precision == 16 and fill != 0 and step is not None:  # rounded stochastically, element by element
+        flat = state[name].view(-1)
+        for start in range(0, flat.numel(), CHUNK):
+            chunk = torch.full((min(CHUNK, flat.numel() - start),), fill, device=like.device)
+            flat[start : start + chunk.numel()] = to_bfloat16(chunk, rounding_seed(step, name), offset=start)
