@@ -15,6 +15,7 @@ import torch
 
 from ..rules.spec import Rule
 from . import lowbit
+from .compile import eager_step
 from .engine import Engine, ReferenceEngine
 
 #: torch.optim's bookkeeping arguments, stored in every group as torch stores them
@@ -169,7 +170,7 @@ class RuleOptimizer(torch.optim.Optimizer):
     def __getstate__(self) -> dict[str, Any]:
         return {k: v for k, v in super().__getstate__().items() if k != "_engine"}
 
-    @torch.no_grad()
+    @eager_step  # outside torch.compile graphs; autograd records it only when differentiable
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
         """Perform one optimisation step; ``closure`` re-evaluates the model and returns the loss."""
         loss = None
