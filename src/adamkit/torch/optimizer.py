@@ -17,6 +17,7 @@ from ..rules.spec import Rule
 from . import lowbit
 from .compile import eager_step
 from .engine import Engine, ReferenceEngine
+from .flags import check_flags
 
 #: torch.optim's bookkeeping arguments, stored in every group as torch stores them
 #: so that state_dicts have the same group keys both ways.
@@ -29,9 +30,10 @@ TORCH_FLAGS = {"foreach": None, "capturable": False, "differentiable": False, "f
 STATE_SCHEMA = 1
 
 
-def choose_engine(rule: Rule, fused: bool | None) -> Engine:
-    """``fused=None`` picks the fused engine where one exists; ``False`` the reference one."""
-    if fused is False:
+def choose_engine(rule: Rule, fused: bool | None, differentiable: bool = False) -> Engine:
+    """``fused=None`` picks the fused engine where one exists; ``False`` the reference one, as does
+    ``differentiable=True`` (autograd records only the reference engine: :mod:`.differentiable`)."""
+    if fused is False or differentiable:
         return ReferenceEngine()
     from . import fused as fused_engines  # optional: needs numba
 
@@ -63,19 +65,17 @@ class RuleOptimizer(torch.optim.Optimizer):
         fused: bool | None = None,
         state_bits: int = 32,
     ) -> None:
-        if differentiable:
-            raise ValueError(
-                "differentiable=True is not supported by adamkit: its updates are not "
-                "recorded by autograd (use torch.optim for differentiable optimisation)"
-            )
-        if capturable:
-            raise ValueError(
-                "capturable=True is not supported by adamkit: its step keeps scalars on "
-                "the host (CUDA graph capture needs torch.optim's capturable mode)"
-            )
+        check_flags(
+            hyper,
+            foreach=foreach,
+            capturable=capturable,
+            differentiable=differentiable,
+            fused=fused,
+            state_bits=state_bits,
+        )
         self.rule.validate(hyper)
         lowbit.check_state_bits(self.rule, {**hyper, "state_bits": state_bits})
-        self._engine = choose_engine(self.rule, fused)
+        self._engine = choose_engine(self.rule, fused, differentiable)
         defaults = {
             **hyper,
             "state_bits": state_bits,  # moments in 32, 16 (bfloat16) or 8 bits: see adamkit.torch.lowbit
@@ -124,7 +124,9 @@ class RuleOptimizer(torch.optim.Optimizer):
             for key, value in {**self.defaults, **TORCH_FLAGS}.items():
                 group.setdefault(key, value)
         if not hasattr(self, "_engine"):
-            self._engine = choose_engine(self.rule, self.defaults.get("fused"))
+            self._engine = choose_engine(
+                self.rule, self.defaults.get("fused"), self.defaults.get("differentiable", False)
+            )
         for group in self.param_groups:
             self._engine = lowbit.with_state_bits(self._engine, self.rule, group, self.defaults.get("fused"))
 
