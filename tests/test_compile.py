@@ -145,8 +145,11 @@ def test_compiled_opt_step_equals_eager(fused, bits):
     assert_same_run(train(make_opt, backend="eager", compile_step_only=True), train(make_opt))
 
 
-def test_inductor_training_step_equals_eager_on_its_gradients():
-    """The default backend (inductor: C++ code for the model), the run that crashed before.
+@pytest.mark.parametrize("fused", [None, False], ids=["fused", "reference"])
+def test_inductor_training_step_equals_eager_on_its_gradients(fused):
+    """The default backend (inductor: C++ code for the model): the fused engine crashed the process
+    there, and the reference engine's step counters stuck at 2 (a weight and a bias: Dynamo's
+    recompiles for their two ranks made the step a symbolic float).
 
     Inductor's model computes gradients with its own rounding, so the oracle is the eager
     optimizer fed the very gradients the compiled run produced (recorded by a step pre-hook):
@@ -154,11 +157,11 @@ def test_inductor_training_step_equals_eager_on_its_gradients():
     """
     torch._dynamo.reset()
     torch.manual_seed(0)
-    model = torch.nn.Linear(64, 64, bias=False)  # one small graph: the C++ compile is the cost
-    start = model.weight.detach().clone()
-    opt = ak.Adam(model.parameters(), lr=1e-2, state_bits=8)
+    model = torch.nn.Linear(64, 80)  # one small graph (the C++ compile is the cost), two ranks
+    start = [p.detach().clone() for p in model.parameters()]
+    opt = ak.Adam(model.parameters(), lr=1e-2, fused=fused)
     grads = []
-    opt.register_step_pre_hook(lambda *_: grads.append(model.weight.grad.clone()))
+    opt.register_step_pre_hook(lambda *_: grads.append([p.grad.clone() for p in model.parameters()]))
 
     @torch.compile(backend="inductor")
     def train_step(x):
@@ -169,16 +172,18 @@ def test_inductor_training_step_equals_eager_on_its_gradients():
     for x, _ in batches():
         train_step(x)
 
-    weight = torch.nn.Parameter(start)
-    eager = ak.Adam([weight], lr=1e-2, state_bits=8)
-    for grad in grads:
-        weight.grad = grad
+    params = [torch.nn.Parameter(p) for p in start]
+    eager = ak.Adam(params, lr=1e-2, fused=fused)
+    for step_grads in grads:
+        for p, grad in zip(params, step_grads, strict=True):
+            p.grad = grad
         eager.step()
     assert len(grads) == STEPS
-    assert torch.equal(model.weight, weight)
-    for key, value in eager.state[weight].items():
-        assert torch.equal(opt.state[model.weight][key], value), key
-    assert opt.state[model.weight]["step"] == STEPS
+    for ours, theirs in zip(model.parameters(), params, strict=True):
+        assert torch.equal(ours, theirs)
+        for key, value in eager.state[theirs].items():
+            assert torch.equal(opt.state[ours][key], value), key
+        assert opt.state[ours]["step"] == STEPS
 
 
 def test_fullgraph_refuses_the_step():
