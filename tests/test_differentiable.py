@@ -148,6 +148,7 @@ def test_a_leaf_parameter_is_refused_as_by_torch():
 REFUSED = [
     pytest.param(dict(fused=True, foreach=True), FlagError, id="fused+foreach"),
     pytest.param(dict(fused=True, differentiable=True), FlagError, id="fused+differentiable"),
+    pytest.param(dict(foreach=True, differentiable=True), ValueError, id="foreach+differentiable"),
     pytest.param(dict(foreach=True, lr=torch.tensor(0.01)), ValueError, id="foreach+tensor-lr"),
     pytest.param(
         dict(foreach=True, betas=(torch.tensor(0.9), torch.tensor(0.99))),
@@ -161,8 +162,11 @@ REFUSED = [
 def test_combinations_torch_refuses_are_refused(kwargs, error):
     """torch.optim refuses these; adamkit too, with an error that torch.optim's callers catch."""
     torch_error = RuntimeError if error is FlagError else ValueError
-    with pytest.raises(torch_error):
-        torch.optim.Adam([torch.zeros(2, requires_grad=True)], **kwargs)
+    with pytest.raises((torch_error, AssertionError)):  # foreach+differentiable: at torch's first step
+        param = torch.zeros(2, requires_grad=True)
+        param = param.clone() if kwargs.get("differentiable") else param  # non-leaf, as differentiable needs
+        param.grad = torch.ones(2)
+        torch.optim.Adam([param], **kwargs).step()
     with pytest.raises(error) as raised:
         ak.Adam([torch.zeros(2, requires_grad=True)], **kwargs)
     assert isinstance(raised.value, torch_error) and isinstance(raised.value, ValueError)

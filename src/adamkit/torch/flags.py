@@ -49,6 +49,11 @@ def check_flags(
             "fused kernels write memory autograd cannot record; leave fused unset to run the "
             "reference engine)"
         )
+    if foreach and differentiable:  # torch.optim fails at the first step (its SGD runs unrecorded)
+        raise ValueError(
+            "foreach=True with differentiable=True: foreach kernels are not recorded by autograd "
+            "(leave foreach unset for a differentiable step)"
+        )
     if capturable:
         raise ValueError(
             "capturable=True is not supported by adamkit: its step keeps scalars on "
