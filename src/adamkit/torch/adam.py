@@ -34,7 +34,10 @@ class Adam(RuleOptimizer):
         state_bits: 32 (default: moments as the parameters), 16 (bfloat16 moments) or 8
             (8-bit blockwise moments, Dettmers et al. 2022); the update is the same,
             only the storage differs: see :mod:`adamkit.torch.lowbit`.
-        foreach, capturable, differentiable: accepted for torch.optim compatibility.
+        differentiable: record the step in autograd, for gradients through it (reference
+            engine, 32-bit state): see :mod:`adamkit.torch.differentiable`.
+        foreach, capturable: accepted for torch.optim compatibility (``capturable=True`` is
+            refused; the combinations torch refuses are refused: :mod:`adamkit.torch.flags`).
 
     Sparse gradients (``nn.Embedding(sparse=True)``) are accepted: only the rows
     present are updated, as torch.optim.SparseAdam does.
