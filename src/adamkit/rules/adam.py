@@ -31,8 +31,6 @@ Example:
 
 from __future__ import annotations
 
-import math
-
 from .spec import (
     BETA1,
     BETA2,
@@ -46,6 +44,8 @@ from .spec import (
     apply_weight_decay,
     lerp,
     namespace,
+    scalar,
+    scalar_sqrt,
     signed_grad,
 )
 
@@ -94,9 +94,9 @@ def step_scalars(hp: Hyper, step: float) -> tuple[float, float]:
     the step size and ``root_scale`` is 1 (dividing by one is exact). Fused kernels call
     this too, so the bias corrections are written once.
     """
-    lr, (beta1, beta2) = float(hp["lr"]), hp["betas"]
+    lr, (beta1, beta2) = scalar(hp["lr"]), hp["betas"]
     bias_correction1 = 1 - beta1**step
-    bias_correction2_sqrt = math.sqrt(1 - beta2**step)
+    bias_correction2_sqrt = scalar_sqrt(1 - beta2**step)
     if hp.get("eps_hat", False):
         return lr * bias_correction2_sqrt / bias_correction1, 1.0
     return lr / bias_correction1, bias_correction2_sqrt

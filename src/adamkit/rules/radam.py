@@ -42,8 +42,6 @@ Example:
 
 from __future__ import annotations
 
-import math
-
 from .spec import (
     BETA1,
     BETA2,
@@ -57,6 +55,7 @@ from .spec import (
     apply_weight_decay,
     lerp,
     namespace,
+    scalar_sqrt,
     signed_grad,
 )
 
@@ -75,7 +74,7 @@ def sma_lengths(step: float, beta2: float) -> tuple[float, float]:
 
 def rectification(rho_inf: float, rho_t: float) -> float:
     """:math:`r_t`, which scales the adaptive rate so that its variance matches the limit's."""
-    return math.sqrt((rho_t - 4) * (rho_t - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * rho_t))
+    return scalar_sqrt((rho_t - 4) * (rho_t - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * rho_t))
 
 
 def init(param: Array, hp: Hyper) -> State:
@@ -98,7 +97,7 @@ def update(param: Array, grad: Array, state: State, hp: Hyper) -> tuple[Array, S
     rho_inf, rho_t = sma_lengths(step, beta2)
     if rho_t <= RHO_THRESHOLD:  # variance of the adaptive rate unbounded: SGD with momentum
         return param - momentum_step, new_state
-    adaptive_lr = math.sqrt(1 - beta2**step) / (xp.sqrt(exp_avg_sq) + eps)
+    adaptive_lr = scalar_sqrt(1 - beta2**step) / (xp.sqrt(exp_avg_sq) + eps)
     return param - momentum_step * adaptive_lr * rectification(rho_inf, rho_t), new_state
 
 

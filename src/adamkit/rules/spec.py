@@ -34,6 +34,25 @@ def namespace(x: Array) -> ModuleType:
     return np
 
 
+def scalar(x: Any) -> Any:
+    """A hyperparameter as the scalar the math uses: a Python float (so that NumPy scalars and
+    1-element arrays compute in float64), except a torch tensor, kept as it is so that autograd
+    records the update through it (``differentiable=True`` with a tensor ``lr``)."""
+    return x if namespace(x) is not np else float(x)
+
+
+def to_float(x: Any) -> float:
+    """The value of a 0-dim array or number as a Python float (a tensor's autograd history is
+    left behind: what takes this value makes a decision, not a differentiable computation)."""
+    return float(x if namespace(x) is np else x.detach())
+
+
+def scalar_sqrt(x: Any) -> Any:
+    """``math.sqrt`` of a number (correctly rounded, as the fused kernels' host code computes it);
+    the tensor's own ``sqrt`` for a scalar that carries autograd history (a tensor ``betas``)."""
+    return math.sqrt(x) if namespace(x) is np else x.sqrt()
+
+
 @dataclass(frozen=True)
 class Check:
     """One hyperparameter range: ``low <= value < high`` with chosen closedness.
@@ -69,6 +88,8 @@ class Check:
         value = hp[self.name]
         if self.index is not None:
             value = value[self.index]
+        if namespace(value) is not np:  # a tensor hyperparameter: its value, not its autograd history
+            value = value.detach()
         try:
             if isinstance(value, (str, bytes)):  # float("0.1") would pass, then each engine fails its own way
                 raise TypeError

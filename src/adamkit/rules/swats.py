@@ -87,6 +87,7 @@ from .spec import (
     namespace,
     nonneg,
     signed_grad,
+    to_float,
 )
 
 PAPER = (
@@ -141,7 +142,7 @@ def adam_phase(param: Array, grad: Array, state: State, hp: Hyper) -> tuple[Arra
     new_param, adam_state = ADAM.update(param, grad, adam_state, phase_hyper(hp))
     p = new_param - param  # the step Adam took, as applied
     scalars, switched = after_adam_step(
-        adam_state["step"], float((p * p).sum()), float((p * grad).sum()), state, hp
+        adam_state["step"], to_float((p * p).sum()), to_float((p * grad).sum()), state, hp
     )
     new_state = {**state, **adam_state, **scalars}
     if switched:

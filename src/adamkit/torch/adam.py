@@ -36,7 +36,10 @@ class Adam(RuleOptimizer):
             only the storage differs: see :mod:`adamkit.torch.lowbit`.
         nonfinite: a NaN or inf in the gradients: "propagate" (default, as torch.optim),
             "skip" the whole step, or "raise": see :mod:`adamkit.torch.nonfinite`.
-        foreach, capturable, differentiable: accepted for torch.optim compatibility.
+        differentiable: record the step in autograd, for gradients through it (reference
+            engine, 32-bit state): see :mod:`adamkit.torch.differentiable`.
+        foreach, capturable: accepted for torch.optim compatibility (``capturable=True`` is
+            refused; the combinations torch refuses are refused: :mod:`adamkit.torch.flags`).
 
     Sparse gradients (``nn.Embedding(sparse=True)``) are accepted: only the rows
     present are updated, as torch.optim.SparseAdam does.

@@ -90,6 +90,14 @@ class ReferenceEngine:
     name = "reference"
 
     def step_group(self, rule: Rule, group: dict[str, Any], state: dict) -> None:
+        if group.get("differentiable"):  # recorded by autograd, for gradients through the step
+            from .differentiable import recorded_hyper, step_recorded  # builds on this module's helpers
+
+            hp = recorded_hyper(group)
+            for param in group["params"]:
+                if param.grad is not None:
+                    step_recorded(rule, param, param.grad, state[param], hp)
+            return
         hp = plain_hyper(group)
         for param in group["params"]:
             grad = param.grad

@@ -17,7 +17,9 @@ import torch
 from ..rules.spec import Rule
 from . import lowbit, state_bits_edit, state_check
 from . import nonfinite as nonfinite_policy
+from .compile import eager_step
 from .engine import Engine, ReferenceEngine
+from .flags import check_flags
 
 #: torch.optim's bookkeeping arguments, stored in every group as torch stores them
 #: so that state_dicts have the same group keys both ways.
@@ -31,9 +33,10 @@ TORCH_FLAGS = {"foreach": None, "capturable": False, "differentiable": False, "f
 STATE_SCHEMA = 2
 
 
-def choose_engine(rule: Rule, fused: bool | None) -> Engine:
-    """``fused=None`` picks the fused engine where one exists; ``False`` the reference one."""
-    if fused is False:
+def choose_engine(rule: Rule, fused: bool | None, differentiable: bool = False) -> Engine:
+    """``fused=None`` picks the fused engine where one exists; ``False`` the reference one, as does
+    ``differentiable=True`` (autograd records only the reference engine: :mod:`.differentiable`)."""
+    if fused is False or differentiable:
         return ReferenceEngine()
     from . import fused as fused_engines  # optional: needs numba
 
@@ -66,16 +69,14 @@ class RuleOptimizer(torch.optim.Optimizer):
         state_bits: int = 32,
         nonfinite: str = "propagate",
     ) -> None:
-        if differentiable:
-            raise ValueError(
-                "differentiable=True is not supported by adamkit: its updates are not "
-                "recorded by autograd (use torch.optim for differentiable optimisation)"
-            )
-        if capturable:
-            raise ValueError(
-                "capturable=True is not supported by adamkit: its step keeps scalars on "
-                "the host (CUDA graph capture needs torch.optim's capturable mode)"
-            )
+        check_flags(
+            hyper,
+            foreach=foreach,
+            capturable=capturable,
+            differentiable=differentiable,
+            fused=fused,
+            state_bits=state_bits,
+        )
         self.rule.validate(hyper)
         lowbit.check_state_bits(self.rule, {**hyper, "state_bits": state_bits})
         # --- robustness (adamkit.torch.nonfinite): the policy for NaN/inf gradients
@@ -83,7 +84,7 @@ class RuleOptimizer(torch.optim.Optimizer):
         self.nonfinite = nonfinite
         self.skipped_steps = 0  # steps skipped by nonfinite="skip"
         # ---
-        self._engine = choose_engine(self.rule, fused)
+        self._engine = choose_engine(self.rule, fused, differentiable)
         defaults = {
             **hyper,
             "state_bits": state_bits,  # moments in 32, 16 (bfloat16) or 8 bits: see adamkit.torch.lowbit
@@ -136,7 +137,9 @@ class RuleOptimizer(torch.optim.Optimizer):
             for key, value in {**self.defaults, **TORCH_FLAGS}.items():
                 group.setdefault(key, value)
         if not hasattr(self, "_engine"):
-            self._engine = choose_engine(self.rule, self.defaults.get("fused"))
+            self._engine = choose_engine(
+                self.rule, self.defaults.get("fused"), self.defaults.get("differentiable", False)
+            )
         for group in self.param_groups:
             self._engine = lowbit.with_state_bits(self._engine, self.rule, group, self.defaults.get("fused"))
         # an unpickled optimizer (deepcopy) keeps its policy; torch's load passes only state and groups
@@ -203,7 +206,7 @@ class RuleOptimizer(torch.optim.Optimizer):
         # torch pickles defaults, state and groups only; a deepcopy keeps the nonfinite policy too
         return {**kept, "nonfinite": self.nonfinite, "skipped_steps": self.skipped_steps}
 
-    @torch.no_grad()
+    @eager_step  # outside torch.compile graphs; autograd records it only when differentiable
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
         """Perform one optimisation step; ``closure`` re-evaluates the model and returns the loss."""
         loss = None
