@@ -22,6 +22,7 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(PY) benchmarks/run.py
 	$(PY) benchmarks/lowbit.py
+	$(PY) benchmarks/fsdp.py
 	$(PY) benchmarks/gpu.py
 
 lint: $(STAMP)

@@ -219,3 +219,11 @@ def as_dtensor(value: Any, like: DTensor) -> Any:
     if isinstance(value, torch.Tensor) and not is_dtensor(value) and value.shape == like._local_tensor.shape:
         return wrap(value, like)
     return value
+
+
+def convert_on_shard(dparam: DTensor, p_state: dict, saved: dict, bits: int, convert: Any) -> None:
+    """Loading a checkpoint: ``convert`` (:func:`adamkit.torch.lowbit.convert.convert_loaded`) puts
+    the loaded moments at this optimizer's precision on this rank's shard: it decides precision by
+    the DTensor ``dparam`` (its global shape), reads the saved local tensors, writes DTensors."""
+    local_saved = {k: v._local_tensor if is_dtensor(v) else v for k, v in saved.items()}
+    convert(dparam, ShardState(p_state, dparam, dparam._local_tensor), local_saved, bits)

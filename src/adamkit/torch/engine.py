@@ -89,6 +89,9 @@ class ReferenceEngine:
 
     name = "reference"
 
+    def engine_of(self, param: torch.Tensor) -> str:
+        return self.name
+
     def step_group(self, rule: Rule, group: dict[str, Any], state: dict) -> None:
         hp = plain_hyper(group)
         for param in group["params"]:

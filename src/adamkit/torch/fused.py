@@ -139,6 +139,11 @@ class FusedEngine:
         self.reference = ReferenceEngine()
         self.checked: dict[int, Checked] = {}  # by id(param): the parameters found fit (.fit)
         self.shards = None  # the local views of DTensor parameters (adamkit.distributed.shards), once seen
+        self.on_reference: set[int] = set()  # ids of the parameters whose last step the reference engine ran
+
+    def engine_of(self, param: torch.Tensor) -> str:
+        """The engine that ran ``param``'s last step: ``"fused"`` unless the kernels could not take it."""
+        return "reference" if id(param) in self.on_reference else self.name
 
     def step_group(self, rule: Rule, group: dict[str, Any], state: dict) -> None:
         hp = plain_hyper(group)
@@ -172,6 +177,7 @@ class FusedEngine:
             )
             row = table.add(checked, grad, args)
             updates.append((checked, current, new_scalars, table, row))
+            self.on_reference.discard(id(param if dparam is None else dparam))
             if dparam is not None and checked.kernel.reductions:
                 sharded_rows.append((table, row, dparam))
         for table in tables.values():
@@ -190,6 +196,7 @@ class FusedEngine:
 
             release(shards)
         if leftovers:
+            self.on_reference.update(map(id, leftovers))
             self.reference.step_group(rule, {**group, "params": leftovers}, state)
 
     def local_shard(self, param: torch.Tensor, p_state: State) -> Any:

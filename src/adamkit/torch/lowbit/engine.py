@@ -71,6 +71,13 @@ class LowBitEngine:
             )
         self.name = "fused" if self.kernel is not None else "reference"
         self.shards = None  # the local views of DTensor parameters (adamkit.distributed.shards), once seen
+        self.ran: dict[int, str] = {}  # by id(param): the engine of its last low-bit step
+
+    def engine_of(self, param: torch.Tensor) -> str:
+        """The engine that ran ``param``'s last step (its group's usual engine for 32-bit moments)."""
+        if id(param) in self.ran:
+            return self.ran[id(param)]
+        return self.full.engine_of(param) if hasattr(self.full, "engine_of") else self.full.name
 
     def step_group(self, rule: Rule, group: dict[str, Any], state: dict) -> None:
         bits = group.get("state_bits", 32)
@@ -92,6 +99,7 @@ class LowBitEngine:
                     "(the rows of a sparse update do not fill whole quantisation blocks)"
                 )
             precision = precision_for(param, bits)
+            self.ran.pop(id(param), None)
             if precision == 32 and param.dtype == work_dtype(param) or param.is_complex():
                 full.append(param)
             elif self.kernel is not None and is_dtensor(param):  # its local shard, if the kernels take it
@@ -99,10 +107,12 @@ class LowBitEngine:
                 if shard is not None and self.kernel.takes(shard.param, shard.state, hp, precision):
                     fused.append(shard.param)
                     shards.append(shard)
+                    self.ran[id(param)] = "fused"
                 else:
                     reference.append(param)
             elif self.kernel is not None and self.kernel.takes(param, state[param], hp, precision):
                 fused.append(param)
+                self.ran[id(param)] = "fused"
             else:
                 reference.append(param)
         if full:
@@ -114,6 +124,7 @@ class LowBitEngine:
             }
             self.kernel.step(rule, fused, hp, states, bits)
         for param in reference:
+            self.ran[id(param)] = "reference"
             if is_dtensor(param):  # the rule on DTensors, the codecs on the local shards
                 from ...distributed.reference import step_reference as step_dtensor
 
