@@ -14,7 +14,7 @@ Target (issue 16): adamkit at least as fast per rank as torch's fused, and 8-bit
 about 2.03 / world bytes per model parameter.
 
 Usage:
-    python benchmarks/fsdp.py                  # about 40M parameters, 20 rounds
+    python benchmarks/fsdp.py                  # about 19M parameters, 20 rounds
     python benchmarks/fsdp.py --quick          # about 5M parameters, 5 rounds
 """
 
@@ -143,7 +143,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--rounds", type=int)
     args = parser.parse_args()
-    width, layers, rounds = (256, 6, 5) if args.quick else (768, 6, 20)
+    width, layers, rounds = (256, 6, 5) if args.quick else (512, 6, 20)
     rounds = args.rounds or rounds
     with mp.Manager() as manager:
         out = manager.dict()
