@@ -47,9 +47,13 @@ def check_families(results: dict, world: int) -> None:
         for shape, diff in result["diffs"].items():
             where = (name, bits, shape, world)
             assert diff["param"] == 0, where  # the same bits as one process
-            # SWATS's rate estimate divides two sums over the tensor (p.p / -p.g, the latter near 0 for
-            # random gradients), added shard by shard: their rounding differs (float32 sums at 16/8 bits)
-            assert diff["state"] == 0 or name == "SWATS" and diff["state"] < 1e-4, (where, diff["state"])
+            assert isinstance(diff["state"], dict), (where, diff["state"])
+            for key, worst in diff["state"].items():
+                # SWATS's rate estimate divides two sums over the tensor (p.p / -p.g, the latter near 0
+                # for random gradients), added shard by shard: their rounding differs (float32 sums at
+                # 16/8 bits, on DTensors), amplified by the division. Every other entry: the same bits.
+                rounded = name == "SWATS" and key == "lr_estimate"
+                assert worst == 0 or rounded and worst < 1e-2, (where, key, worst)
             assert diff["not_sharded"] == [], where  # state arrays are DTensors sharded like the parameter
         if bits == 8:  # whole blocks per row: 8-bit codes, as in one process
             assert any(k.endswith("_codes") for k in result["diffs"][(18, 256)]["keys"]), (name, world)
