@@ -107,7 +107,8 @@ def set_grads(sharded: list, plain: list, step: int) -> None:
         grad = torch.randn(q.shape, generator=g) * 0.1
         q.grad = grad.clone()
         if p is not None:
-            p.grad = distribute_tensor(grad, p.device_mesh, p.placements)
+            # every rank made the same global gradient: each keeps its shard, no scatter from rank 0
+            p.grad = distribute_tensor(grad, p.device_mesh, p.placements, src_data_rank=None)
 
 
 def full_state(opt: torch.optim.Optimizer, param: torch.Tensor) -> dict:
