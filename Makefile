@@ -24,6 +24,7 @@ bench: $(STAMP)
 	$(PY) benchmarks/lowbit.py
 	$(PY) benchmarks/memory.py
 	$(PY) benchmarks/modern.py
+	$(PY) benchmarks/fsdp.py
 	$(PY) benchmarks/gpu.py
 
 lint: $(STAMP)

@@ -89,6 +89,9 @@ class ReferenceEngine:
 
     name = "reference"
 
+    def engine_of(self, param: torch.Tensor) -> str:
+        return self.name
+
     def step_group(self, rule: Rule, group: dict[str, Any], state: dict) -> None:
         if group.get("differentiable"):  # recorded by autograd, for gradients through the step
             from .differentiable import recorded_hyper, step_recorded  # builds on this module's helpers

@@ -39,6 +39,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from ..distributed import is_dtensor
 from ..rules.spec import Hyper, Rule, State
 from .engine import Engine, ReferenceEngine, fresh_state, plain_hyper
 from .fit import Checked, device_type, from_key, matches, read_scalars, scalar_key, takes
@@ -140,6 +141,12 @@ class FusedEngine:
         self.kernel = kernel
         self.reference = ReferenceEngine()
         self.checked: dict[int, Checked] = {}  # by id(param): the parameters found fit (.fit)
+        self.shards = None  # the local views of DTensor parameters (adamkit.distributed.shards), once seen
+        self.on_reference: set[int] = set()  # ids of the parameters whose last step the reference engine ran
+
+    def engine_of(self, param: torch.Tensor) -> str:
+        """The engine that ran ``param``'s last step: ``"fused"`` unless the kernels could not take it."""
+        return "reference" if id(param) in self.on_reference else self.name
 
     def step_group(self, rule: Rule, group: dict[str, Any], state: dict) -> None:
         hp = plain_hyper(group)
@@ -149,15 +156,23 @@ class FusedEngine:
         tables: dict[tuple[torch.device, np.dtype, str], Table] = {}
         memo: dict[tuple, tuple] = {}  # the kernel and its scalars, once per distinct scalar state
         updates: list[tuple[Checked, State, State, Table, int]] = []
-        leftovers = []
+        leftovers, shards, sharded_rows = [], [], []
         for param in group["params"]:
             grad = param.grad
             if grad is None:  # frozen for now: its record goes, so that freed state is not kept alive
-                self.checked.pop(id(param), None)
+                self.checked.pop(id(param if self.shards is None else self.shards.known(param)), None)
                 continue
-            found = self.find(rule, param, grad, state[param], hp, memo)
+            p_state, dparam = state[param], None
+            if is_dtensor(param):  # the kernels update its local shard (adamkit.distributed.shards)
+                shard = self.local_shard(param, p_state)
+                if shard is None:
+                    leftovers.append(param)
+                    continue
+                shards.append(shard)
+                dparam, param, grad, p_state = param, shard.param, shard.param.grad, shard.state
+            found = self.find(rule, param, grad, p_state, hp, memo)
             if found is None:
-                leftovers.append(param)
+                leftovers.append(param if dparam is None else dparam)
                 continue
             checked, current, args, new_scalars = found
             table = tables.get(checked.where) or tables.setdefault(
@@ -165,15 +180,35 @@ class FusedEngine:
             )
             row = table.add(checked, grad, args)
             updates.append((checked, current, new_scalars, table, row))
+            self.on_reference.discard(id(param if dparam is None else dparam))
+            if dparam is not None and checked.kernel.reductions:
+                sharded_rows.append((table, row, dparam))
         for table in tables.values():
             table.launch()
+        if sharded_rows:  # sums over shards: the whole tensors' sums, on every rank
+            from ..distributed.reductions import all_reduce_totals
+
+            all_reduce_totals([(table.totals, row, dparam) for table, row, dparam in sharded_rows])
         for checked, current, new_scalars, table, row in updates:
             finish = table.kernel.finish
             if finish is not None:  # scalar state from the tensor's sums (SWATS's switch)
                 new_scalars = {**new_scalars, **finish(hp, {**current, **new_scalars}, table.totals[row])}
             checked.store(new_scalars)
+        if shards:
+            from ..distributed.shards import release
+
+            release(shards)
         if leftovers:
+            self.on_reference.update(map(id, leftovers))
             self.reference.step_group(rule, {**group, "params": leftovers}, state)
+
+    def local_shard(self, param: torch.Tensor, p_state: State) -> Any:
+        """DTensor ``param``'s :class:`adamkit.distributed.shards.Shard` (None: run on the DTensors)."""
+        from ..distributed.shards import Shards
+
+        if self.shards is None:
+            self.shards = Shards()
+        return self.shards.local(param, p_state)
 
     def find(
         self, rule: Rule, param: torch.Tensor, grad: torch.Tensor, p_state: State, hp: Hyper, memo: dict

@@ -110,8 +110,16 @@ class RuleOptimizer(torch.optim.Optimizer):
 
     @property
     def engine(self) -> str:
-        """The engine executing the rule: ``"reference"`` or a fused engine's name."""
+        """The engine executing the rule: ``"reference"`` or a fused engine's name (per parameter,
+        where the kernels cannot take some: :meth:`engine_of`)."""
         return self._engine.name
+
+    def engine_of(self, param: torch.Tensor) -> str:
+        """The engine that ran ``param``'s last step: ``"fused"``, or ``"reference"`` where the kernels
+        could not take it (a bfloat16 parameter, a DTensor whose gradient is placed otherwise, ...).
+        Before its first step: the engine it is meant for."""
+        engine = self._engine
+        return engine.engine_of(param) if hasattr(engine, "engine_of") else engine.name
 
     @property
     def state_precision(self) -> str | None:

@@ -272,7 +272,8 @@ def _check_moment(name: str, p_state: Mapping[str, Any], param: torch.Tensor, wh
             f"(must be torch.uint8 of shape {shape}, like its parameter)"
         )
     blocks = -(-param.numel() // BLOCK)
-    if absmax.dtype != torch.float32 or tuple(absmax.shape) != (blocks,):
+    # (blocks,), or (rows, row_size / 256) for a DTensor sharded by rows (adamkit.distributed)
+    if absmax.dtype != torch.float32 or absmax.numel() != blocks:
         raise ValueError(
             f"load_state_dict: {where}: {name + ABSMAX!r} has shape {tuple(absmax.shape)} "
             f"and dtype {absmax.dtype} "

@@ -27,6 +27,7 @@ from typing import Any
 
 import torch
 
+from ...distributed import is_dtensor
 from .codecs import ABSMAX, CODES
 from .dynamic_map import NAN_CODE
 from .state import (
@@ -78,6 +79,11 @@ def _moment_of(key: str) -> str | None:
 
 def convert_loaded(param: torch.Tensor, p_state: dict, saved: dict[str, torch.Tensor], bits: int) -> None:
     """Put ``param``'s loaded moments (``saved``: as in the checkpoint) at this optimizer's precision."""
+    if is_dtensor(param) and isinstance(p_state, dict):  # the codecs run on this rank's shard
+        from ...distributed.shards import convert_on_shard
+
+        convert_on_shard(param, p_state, saved, bits, convert_loaded)
+        return
     names = {_moment_of(k) for k in saved}
     precision = precision_for(param, bits)
     dtype = param.dtype if bits == 32 else work_dtype(param)

@@ -25,6 +25,7 @@ from typing import Any
 
 import torch
 
+from ...distributed import is_dtensor
 from ...rules.spec import Rule, State
 from ..engine import Engine, fresh_state, plain_hyper
 from .state import (
@@ -40,6 +41,11 @@ from .state import (
     write_moment,
     write_slice,
 )
+
+
+def local_states(shards: list) -> dict:
+    """The local states of DTensor parameters' shards, by their local parameters."""
+    return {shard.param: shard.state for shard in shards}
 
 
 def kernel_for(rule: Rule) -> Any | None:
@@ -76,6 +82,14 @@ class LowBitEngine:
                 "(use fused=None for the reference path)"
             )
         self.name = "fused" if self.kernel is not None else "reference"
+        self.shards = None  # the local views of DTensor parameters (adamkit.distributed.shards), once seen
+        self.ran: dict[int, str] = {}  # by id(param): the engine of its last low-bit step
+
+    def engine_of(self, param: torch.Tensor) -> str:
+        """The engine that ran ``param``'s last step (its group's usual engine for 32-bit moments)."""
+        if id(param) in self.ran:
+            return self.ran[id(param)]
+        return self.full.engine_of(param) if hasattr(self.full, "engine_of") else self.full.name
 
     def step_group(self, rule: Rule, group: dict[str, Any], state: dict) -> None:
         bits = group.get("state_bits", 32)
@@ -83,12 +97,13 @@ class LowBitEngine:
             self.full.step_group(rule, group, state)
             return
         hp = plain_hyper(group)
-        full, fused, reference = [], [], []
+        full, fused, reference, shards = [], [], [], []
         for param in group["params"]:
             grad = param.grad
             if grad is None:
                 if self.kernel is not None:  # frozen for now: no record keeps its state alive
-                    self.kernel.checked.pop(id(param), None)
+                    known = param if self.shards is None else self.shards.known(param)
+                    self.kernel.checked.pop(id(known), None)
                 continue
             if grad.is_sparse:
                 raise ValueError(
@@ -96,18 +111,50 @@ class LowBitEngine:
                     "(the rows of a sparse update do not fill whole quantisation blocks)"
                 )
             precision = precision_for(param, bits)
+            self.ran.pop(id(param), None)
             if precision == 32 and param.dtype == work_dtype(param) or param.is_complex():
                 full.append(param)
+            elif self.kernel is not None and is_dtensor(param):  # its local shard, if the kernels take it
+                shard = self.local_shard(param, state[param])
+                if shard is not None and self.kernel.takes(shard.param, shard.state, hp, precision):
+                    fused.append(shard.param)
+                    shards.append(shard)
+                    self.ran[id(param)] = "fused"
+                else:
+                    reference.append(param)
             elif self.kernel is not None and self.kernel.takes(param, state[param], hp, precision):
                 fused.append(param)
+                self.ran[id(param)] = "fused"
             else:
                 reference.append(param)
         if full:
             self.full.step_group(rule, {**group, "params": full}, state)
         if fused:
-            self.kernel.step(rule, fused, hp, state, bits)
+            states = state if not shards else {  # the shards' states by their local parameters
+                **{p: state[p] for p in fused if p in state},
+                **local_states(shards),
+            }
+            self.kernel.step(rule, fused, hp, states, bits)
         for param in reference:
-            step_reference(rule, param, state[param], hp, precision_for(param, bits))
+            self.ran[id(param)] = "reference"
+            if is_dtensor(param):  # the rule on DTensors, the codecs on the local shards
+                from ...distributed.reference import step_reference as step_dtensor
+
+                step_dtensor(rule, param, state[param], hp, precision_for(param, bits))
+            else:
+                step_reference(rule, param, state[param], hp, precision_for(param, bits))
+        if shards:
+            from ...distributed.shards import release
+
+            release(shards)
+
+    def local_shard(self, param: torch.Tensor, p_state: State) -> Any:
+        """DTensor ``param``'s :class:`adamkit.distributed.shards.Shard` (None: run on the DTensors)."""
+        from ...distributed.shards import Shards
+
+        if self.shards is None:
+            self.shards = Shards()
+        return self.shards.local(param, p_state)
 
 
 #: Values per chunk of the reference path: its temporaries (the decoded moments, the rule's
@@ -199,14 +246,19 @@ def decoded_state(rule: Rule, p_state: State, dtype: torch.dtype, moments: bool 
     return out
 
 
-def store_state(rule: Rule, p_state: State, new: State, precision: int, dtype: torch.dtype) -> None:
-    """Write the rule's new state: moments encoded at ``precision``, scalars into their 0-dim tensors."""
+def store_state(
+    rule: Rule, p_state: State, new: State, precision: int, dtype: torch.dtype, offset: int = 0
+) -> None:
+    """Write the rule's new state: moments encoded at ``precision``, scalars into their 0-dim tensors.
+
+    ``offset``: the index in the whole tensor of the first element (a DTensor shard's, for
+    16-bit rounding: :mod:`adamkit.distributed.shards`)."""
     moments = MOMENTS[rule.name]
     step = new.get("step")  # seeds bfloat16's stochastic rounding (None: round to nearest)
     for key, value in new.items():
         old = p_state.get(key)
         if key in moments and isinstance(value, torch.Tensor):
-            write_moment(p_state, key, value, precision, dtype, step)
+            write_moment(p_state, key, value, precision, dtype, step, offset)
         elif key in rule.scalar_state and isinstance(old, torch.Tensor):
             old.fill_(value)
         else:

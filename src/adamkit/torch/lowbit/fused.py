@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from ...distributed import flat_offset
 from ...rules.spec import Rule, State
 from ..fit import Checked, plain, takes
 from ..fused import bump_versions, imported
@@ -176,6 +177,9 @@ class LowBitKernels:
                 args, new_scalars = self.kernel.scalars(hp, seen)
                 memo[key] = args, new_scalars, self.extras(names, new_scalars, bits)
             args, new_scalars, extras = memo[key]
+            if bits == 16 and flat_offset(param):  # a DTensor's shard: rounded as in the whole tensor
+                shift = flat_offset(param)
+                extras = [e if e == families.NEAREST else (e + shift) & 0xFFFFFFFF for e in extras]
             table = tables[param.device]
             table.addresses.append([checked.address, param.grad.data_ptr(), *checked.addresses])
             table.sizes.append(checked.size)

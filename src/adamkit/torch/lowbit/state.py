@@ -25,6 +25,7 @@ from typing import Any
 
 import torch
 
+from ...distributed import is_dtensor
 from ...rules.spec import Rule, State
 from .codecs import (
     ABSMAX,
@@ -95,6 +96,10 @@ def precision_for(param: torch.Tensor, bits: int) -> int:
         return 32
     if bits == 8 and param.numel() < MIN_8BIT_NUMEL:
         return 32
+    if bits == 8 and is_dtensor(param):  # blocks must not straddle shards: adamkit.distributed.shards
+        from ...distributed.shards import blocks_align
+
+        return 8 if blocks_align(param) else 32
     return bits
 
 
@@ -126,11 +131,13 @@ def write_moment(
     precision: int,
     dtype: torch.dtype,
     step: float | None = None,
+    offset: int = 0,
 ) -> None:
     """Store ``value`` as moment ``name`` at ``precision`` (32: as ``dtype``), in place where possible.
 
     At 16 bits, ``step`` (the step that produced ``value``) seeds the stochastic rounding;
     without one (a rule that counts no steps, a conversion) bfloat16 rounds to nearest.
+    ``offset``: the index of ``value``'s first element in its whole tensor (a DTensor's shard).
     """
     if precision == 8:
         codes, absmax = quantize(value, name in SIGNED_MOMENTS)
@@ -139,7 +146,8 @@ def write_moment(
         state.pop(name, None)
         return
     if precision == 16:
-        stored = to_bfloat16(value, None if step is None else rounding_seed(step, name))
+        seed = None if step is None else (rounding_seed(step, name) + offset) & 0xFFFFFFFF
+        stored = to_bfloat16(value, seed)
     else:
         stored = value.to(dtype)
     _put(state, name, stored)
