@@ -28,6 +28,10 @@ HYPER = {
     "Adagrad": dict(lr=0.1, lr_decay=0.01),
     "Adadelta": dict(lr=0.5),
     "SWATS": dict(lr=0.05),
+    "Lion": dict(lr=0.05, weight_decay=0.1),
+    "AdEMAMix": dict(lr=0.05, t_alpha=3, t_beta3=3),
+    "AdaBelief": dict(lr=0.05, eps=1e-8, weight_decay=0.1),
+    "LAMB": dict(lr=0.05, weight_decay=0.1),
 }
 STEPS = 4
 

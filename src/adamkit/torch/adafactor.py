@@ -54,6 +54,11 @@ class Adafactor(RuleOptimizer):
         state_bits: int = 32,
         nonfinite: str = "propagate",
     ) -> None:
+        if differentiable:  # the step size is a host number (the parameter's RMS; the average's weight)
+            raise ValueError(
+                "differentiable=True is not supported by Adafactor: its step size is computed "
+                "on the host and would not be recorded (Lion, AdEMAMix, AdaBelief and LAMB support it)"
+            )
         super().__init__(**self._arguments(locals()))
 
     @torch.no_grad()
