@@ -295,3 +295,27 @@ def test_cautious_zeroes_disagreeing_coordinates_and_rescales_the_rest():
     t = cautious(torch.from_numpy(update).float(), torch.from_numpy(grad).float())
     assert t.dtype == torch.float32
     np.testing.assert_allclose(t.numpy(), out, rtol=1e-6)
+
+
+# --- where people train: a compiled training step ---------------------------------------------
+
+MODERN = {
+    "Lion": dict(lr=1e-3, weight_decay=0.1),
+    "AdEMAMix": dict(lr=1e-2, cautious=True),
+    "AdaBelief": dict(lr=1e-2, amsgrad=True),
+    "LAMB": dict(lr=1e-2, weight_decay=0.1),
+    "Adafactor": dict(lr=1e-2),
+}
+
+
+@pytest.mark.parametrize("fused", [None, False], ids=["default", "reference"])
+@pytest.mark.parametrize("name", list(MODERN))
+def test_a_compiled_training_step_equals_eager_mode(name, fused, one_torch_thread):
+    from test_compile import assert_same_run, train
+
+    def make_opt(params):
+        return getattr(ak, name)(params, **MODERN[name], fused=fused)
+
+    compiled = train(make_opt, backend="eager")
+    assert compiled[3].op_count > 0  # Dynamo compiled the model around the step
+    assert_same_run(compiled, train(make_opt))
