@@ -171,6 +171,9 @@ FAMILY_CASES = [
     ("RMSprop", {"lr": 1e-3}),
     ("RMSprop", {"lr": 1e-3, "momentum": 0.9, "weight_decay": 0.1}),
     ("Adagrad", {"lr_decay": 0.01}),
+    ("Lion", {"lr": 1e-3, "weight_decay": 0.1}),
+    ("AdEMAMix", {"t_alpha": 5, "t_beta3": 5}),
+    ("AdaBelief", {"amsgrad": True, "eps": 1e-8}),
 ]
 
 

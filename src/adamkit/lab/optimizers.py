@@ -70,7 +70,8 @@ OPTIMIZERS: dict[str, OptimizerSpec] = {
 }
 #: ``NAME16`` and ``NAME8``: the optimizers whose low-bit state runs in fused kernels, with
 #: bfloat16 or 8-bit blockwise moments (Adam's are the rows above)
-for _name in ("adamw", "amsgrad", "adamax", "nadam", "radam", "momentum", "rmsprop", "adagrad"):
+_LOW_BIT = ("adamw", "amsgrad", "adamax", "nadam", "radam", "momentum", "rmsprop", "adagrad")
+for _name in (*_LOW_BIT, "lion", "ademamix", "adabelief"):
     _spec = OPTIMIZERS[_name]
     for _bits, _what in ((16, "bfloat16 moments"), (8, "8-bit blockwise moments")):
         OPTIMIZERS[f"{_name}{_bits}"] = OptimizerSpec(

@@ -56,10 +56,13 @@ MOMENTS: dict[str, tuple[str, ...]] = {
     "rmsprop": ("square_avg", "momentum_buffer", "grad_avg"),
     "adagrad": ("sum",),
     "adadelta": ("square_avg", "acc_delta"),
+    "lion": ("exp_avg",),
+    "ademamix": ("exp_avg", "exp_avg_sq", "exp_avg_slow"),
+    "adabelief": ("exp_avg", "exp_avg_var", "max_exp_avg_var"),
 }
 
 #: Moments that can be negative: stored with the signed map. All others are >= 0.
-SIGNED_MOMENTS = frozenset({"exp_avg", "momentum_buffer", "grad_avg"})
+SIGNED_MOMENTS = frozenset({"exp_avg", "momentum_buffer", "grad_avg", "exp_avg_slow"})
 
 #: Rules whose update is not elementwise (SWATS sums over each tensor): the reference path runs
 #: them on whole tensors; every other rule's runs in chunks (:func:`.engine.step_reference`).
