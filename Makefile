@@ -23,6 +23,7 @@ bench: $(STAMP)
 	$(PY) benchmarks/run.py
 	$(PY) benchmarks/lowbit.py
 	$(PY) benchmarks/gpu.py
+	$(PY) benchmarks/keras.py --jit
 
 lint: $(STAMP)
 	$(PY) -m ruff check src tests benchmarks

@@ -80,8 +80,11 @@ from .spec import (
     Rule,
     State,
     apply_weight_decay,
+    choose,
+    is_number,
     namespace,
     nonneg,
+    one_minus_power,
     signed_grad,
 )
 
@@ -110,9 +113,11 @@ def init(param: Array, hp: Hyper) -> State:
 def update(param: Array, grad: Array, state: State, hp: Hyper) -> tuple[Array, State]:
     grad = signed_grad(grad, hp)
     param, grad = apply_weight_decay(param, grad, hp)
-    if state["switched"]:
-        return sgd_phase(param, grad, state, hp)
-    return adam_phase(param, grad, state, hp)
+    return choose(
+        state["switched"] != 0,
+        lambda: sgd_phase(param, grad, state, hp),
+        lambda: adam_phase(param, grad, state, hp),
+    )
 
 
 def sgd_hyper(hp: Hyper, state: State) -> dict:
@@ -135,13 +140,16 @@ def sgd_phase(param: Array, grad: Array, state: State, hp: Hyper) -> tuple[Array
 def adam_phase(param: Array, grad: Array, state: State, hp: Hyper) -> tuple[Array, State]:
     adam_state = {key: state[key] for key in ADAM_KEYS}
     new_param, adam_state = ADAM.update(param, grad, adam_state, phase_hyper(hp))
+    xp = namespace(param)
     p = new_param - param  # the step Adam took, as applied
-    scalars, switched = after_adam_step(
-        adam_state["step"], float((p * p).sum()), float((p * grad).sum()), state, hp
-    )
+    step_sq, step_dot_grad = xp.sum(p * p), xp.sum(p * grad)
+    if is_number(state["lr_estimate"]):  # host scalars: the decision is taken in Python
+        step_sq, step_dot_grad = float(step_sq), float(step_dot_grad)
+    scalars, switched = after_adam_step(adam_state["step"], step_sq, step_dot_grad, state, hp)
     new_state = {**state, **adam_state, **scalars}
-    if switched:
-        new_state["momentum_buffer"] = namespace(param).zeros_like(param)  # SGD starts fresh
+    new_state["momentum_buffer"] = choose(  # SGD starts fresh
+        switched, lambda: xp.zeros_like(param), lambda: state["momentum_buffer"]
+    )
     return new_param, new_state
 
 
@@ -156,21 +164,23 @@ def after_adam_step(
     the rule (:func:`adam_phase`) and the fused engine, whose kernel returns the two sums
     (:mod:`adamkit.torch.kernels.swats`), both call it and cannot drift apart.
 
-    Returns the scalar state entries that change (a subset of ``lr_estimate``, ``switched``,
-    ``switch_step``, ``sgd_lr``, ``lr_at_switch``) and whether the tensor switches to SGD now,
-    in which case the caller zeroes its momentum buffer. ``state`` holds the scalars before
-    the step (Python floats); ``k`` is the new step count.
+    Returns the new scalar state entries (``lr_estimate``, ``switched``, ``switch_step``,
+    ``sgd_lr``, ``lr_at_switch``) and whether the tensor switches to SGD now, in which case
+    the caller zeroes its momentum buffer. ``state`` holds the scalars before the step and
+    ``k`` is the new step count: Python floats (the decision is an ``if``), or backend
+    tensors under Keras (every branch a :func:`~adamkit.rules.spec.choose`).
     """
-    if step_dot_grad == 0:  # no projection to learn from (zero gradient or zero step)
-        return {}, False
-    beta2 = hp["betas"][1]
-    gamma = step_sq / -step_dot_grad
-    lr_estimate = beta2 * state["lr_estimate"] + (1 - beta2) * gamma
-    unbiased = lr_estimate / (1 - beta2**k)
-    if k > 1 and unbiased > 0 and hp["lr"] > 0 and abs(unbiased - gamma) < hp["switch_tol"]:
-        switch = {"switched": 1.0, "switch_step": k, "sgd_lr": unbiased, "lr_at_switch": hp["lr"]}
-        return {"lr_estimate": lr_estimate, **switch}, True
-    return {"lr_estimate": lr_estimate}, False
+    beta2, lr = hp["betas"][1], hp["lr"]
+    learned = step_dot_grad != 0  # else no projection to learn from (zero gradient or zero step)
+    gamma = choose(learned, lambda: step_sq / -step_dot_grad, lambda: 0.0)
+    lr_estimate = choose(
+        learned, lambda: beta2 * state["lr_estimate"] + (1 - beta2) * gamma, lambda: state["lr_estimate"]
+    )
+    unbiased = lr_estimate / one_minus_power(beta2, k)
+    switch = learned & (k > 1) & (unbiased > 0) & (lr > 0) & (abs(unbiased - gamma) < hp["switch_tol"])
+    at_switch = {"switched": 1.0, "switch_step": k, "sgd_lr": unbiased, "lr_at_switch": lr}
+    kept = {key: state[key] for key in at_switch}
+    return {"lr_estimate": lr_estimate, **choose(switch, lambda: at_switch, lambda: kept)}, switch
 
 
 SWATS = Rule(
