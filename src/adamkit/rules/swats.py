@@ -67,6 +67,8 @@ Example:
 
 from __future__ import annotations
 
+import numpy as np
+
 from .adam import ADAM
 from .sgd import SGD
 from .spec import (
@@ -164,14 +166,17 @@ def after_adam_step(
     the rule (:func:`adam_phase`) and the fused engine, whose kernel returns the two sums
     (:mod:`adamkit.torch.kernels.swats`), both call it and cannot drift apart.
 
-    Returns the new scalar state entries (``lr_estimate``, ``switched``, ``switch_step``,
-    ``sgd_lr``, ``lr_at_switch``) and whether the tensor switches to SGD now, in which case
-    the caller zeroes its momentum buffer. ``state`` holds the scalars before the step and
-    ``k`` is the new step count: Python floats (the decision is an ``if``), or backend
-    tensors under Keras (every branch a :func:`~adamkit.rules.spec.choose`).
+    Returns the scalar state entries that change (a subset of ``lr_estimate``, ``switched``,
+    ``switch_step``, ``sgd_lr``, ``lr_at_switch``) and whether the tensor switches to SGD now,
+    in which case the caller zeroes its momentum buffer. ``state`` holds the scalars before
+    the step and ``k`` is the new step count: Python floats (the decision is an ``if``), or
+    backend tensors under Keras (every branch a :func:`~adamkit.rules.spec.choose`, and every
+    entry returned: a traced step cannot leave some out by value).
     """
     beta2, lr = hp["betas"][1], hp["lr"]
-    learned = step_dot_grad != 0  # else no projection to learn from (zero gradient or zero step)
+    learned = step_dot_grad != 0
+    if is_host(learned) and not learned:  # no projection to learn from (zero gradient or zero step)
+        return {}, False
     gamma = choose(learned, lambda: step_sq / -step_dot_grad, lambda: 0.0)
     lr_estimate = choose(
         learned, lambda: beta2 * state["lr_estimate"] + (1 - beta2) * gamma, lambda: state["lr_estimate"]
@@ -179,8 +184,15 @@ def after_adam_step(
     unbiased = lr_estimate / one_minus_power(beta2, k)
     switch = learned & (k > 1) & (unbiased > 0) & (lr > 0) & (abs(unbiased - gamma) < hp["switch_tol"])
     at_switch = {"switched": 1.0, "switch_step": k, "sgd_lr": unbiased, "lr_at_switch": lr}
+    if is_host(switch):
+        return ({"lr_estimate": lr_estimate, **at_switch} if switch else {"lr_estimate": lr_estimate}), switch
     kept = {key: state[key] for key in at_switch}
     return {"lr_estimate": lr_estimate, **choose(switch, lambda: at_switch, lambda: kept)}, switch
+
+
+def is_host(flag: object) -> bool:
+    """Whether a condition is a Python (or NumPy) bool, decided on the host."""
+    return isinstance(flag, bool | np.bool_)
 
 
 SWATS = Rule(
