@@ -26,6 +26,7 @@ bench: $(STAMP)
 	$(PY) benchmarks/modern.py
 	$(PY) benchmarks/fsdp.py
 	$(PY) benchmarks/gpu.py
+	$(PY) benchmarks/keras.py --jit
 
 lint: $(STAMP)
 	$(PY) -m ruff check src tests benchmarks

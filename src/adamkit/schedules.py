@@ -2,6 +2,8 @@ r"""Learning-rate schedules: plain callables from a step number to a multiplier 
 
 A schedule ``f`` answers ``f(t)``: the factor applied to the base learning rate
 :math:`\eta_0` at step :math:`t` (0, 1, 2, ...), so :math:`\eta_t = \eta_0 f(t)`.
+The step may also be a 0-d backend tensor (Keras's compiled steps): the schedules
+take their minima, cosines and branches through :mod:`adamkit.rules.spec`'s helpers.
 Schedules know nothing of any framework; they compose (``warmup(cosine(1000), steps=100)``),
 and two small adapters drive an optimizer with one:
 
@@ -30,6 +32,8 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
+
+from .rules.spec import choose, cos, minimum
 
 
 class Schedule(Protocol):
@@ -79,8 +83,8 @@ class Cosine:
     min_factor: float = 0.0
 
     def __call__(self, step: int) -> float:
-        progress = min(step, self.steps) / self.steps
-        return self.min_factor + (1.0 - self.min_factor) * (1.0 + math.cos(math.pi * progress)) / 2.0
+        progress = minimum(step, self.steps) / self.steps
+        return self.min_factor + (1.0 - self.min_factor) * (1.0 + cos(math.pi * progress)) / 2.0
 
 
 @dataclass(frozen=True)
@@ -92,7 +96,7 @@ class Linear:
     steps: int
 
     def __call__(self, step: int) -> float:
-        return self.start + (self.end - self.start) * min(step, self.steps) / self.steps
+        return self.start + (self.end - self.start) * minimum(step, self.steps) / self.steps
 
 
 @dataclass(frozen=True)
@@ -110,10 +114,10 @@ class Warmup:
     start_factor: float = 0.0
 
     def __call__(self, step: int) -> float:
-        if step >= self.steps:
-            return self.after(step - self.steps)
-        ramp = self.start_factor + (1.0 - self.start_factor) * step / self.steps
-        return ramp * self.after(0)
+        def ramp() -> float:
+            return (self.start_factor + (1.0 - self.start_factor) * step / self.steps) * self.after(0)
+
+        return choose(step >= self.steps, lambda: self.after(step - self.steps), ramp)
 
 
 def _count(value: int, what: str) -> int:

@@ -8,6 +8,10 @@ Change only the optimizer line of a Keras script::
 
 or, where a script names its optimizer by a string (``optimizer="adam"``), use
 ``adamkit.keras.get("adam")`` or the registered name ``optimizer="adamkit>Adam"``.
+A model saved with Keras's ``"adam"`` loads with adamkit's in its place (fresh state:
+Keras warns that it skips the saved one) through
+``keras.saving.load_model(path, custom_objects={"Adam": adamkit.keras.Adam})``;
+:data:`CUSTOM_OBJECTS` names every adamkit class as a saved model names it.
 
 The classes are ``keras.optimizers.Optimizer`` subclasses with keras.optimizers'
 names, arguments and defaults (``learning_rate``, ``beta_1``, ``beta_2``, ``epsilon``,
@@ -20,13 +24,15 @@ epsilon goes, Nadam's momentum schedule, RMSprop's and Adagrad's root),
 ``SWATS`` have no Keras counterpart and compute adamkit's rule.
 
 Everything saves and loads with the model (``get_config``/``from_config``, the state
-as Keras variables); import ``adamkit.keras`` before ``keras.saving.load_model``.
+as Keras variables); import ``adamkit.keras`` before ``keras.saving.load_model`` (without
+it, Keras's error shows the saved config, which says so).
 Keras's learning-rate schedules work as for any Keras optimizer, and
 :class:`ScheduledRate` brings :mod:`adamkit.schedules`.
 
 The backend is whatever Keras was configured with (``KERAS_BACKEND``); adamkit never
-chooses it. On the torch backend optimizers always run eagerly; on JAX and
-TensorFlow compile the model with ``run_eagerly=True`` (see :mod:`adamkit.keras.eager`).
+chooses it. The update traces like Keras's own (see :mod:`adamkit.keras.tensors`):
+``model.compile``'s defaults work on TensorFlow (a graph; XLA with ``jit_compile=True``),
+JAX (``jax.jit``) and torch (eager; ``jit_compile=True`` for ``torch.compile``).
 """
 
 from __future__ import annotations
@@ -66,6 +72,12 @@ OPTIMIZERS: dict[str, type[RuleOptimizer]] = {
     for cls in (Adam, AdamW, Adamax, Nadam, RAdam, SGD, RMSprop, Adagrad, Adadelta, SWATS)
 }
 
+#: Every adamkit class under the name a saved model gives it (``"adamkit>Adam"``), for
+#: ``custom_objects=`` and ``keras.saving.custom_object_scope``.
+CUSTOM_OBJECTS: dict[str, type] = {
+    f"adamkit>{cls.__name__}": cls for cls in (*OPTIMIZERS.values(), ScheduledRate)
+}
+
 
 def get(identifier: str | dict[str, Any] | keras.optimizers.Optimizer) -> RuleOptimizer:
     """adamkit's optimizer for anything ``keras.optimizers.get`` takes.
@@ -102,6 +114,7 @@ def _named(name: str) -> type[RuleOptimizer]:
 
 
 __all__ = [
+    "CUSTOM_OBJECTS",
     "OPTIMIZERS",
     "SGD",
     "SWATS",

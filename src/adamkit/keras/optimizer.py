@@ -8,12 +8,16 @@ Keras's base class keeps every job it already does: the learning rate (a float, 
 (``gradient_accumulation_steps``) and loss scaling (``loss_scale_factor``). What is left
 is the update itself, and that is the rule's:
 
-* ``build`` asks the rule for a fresh state (``rule.init``) and makes one Keras variable
-  for each state entry of each model variable, named with torch's key
-  (``dense_kernel_exp_avg``). Numbers such as ``step`` become scalar variables, so a
-  saved model carries the whole state and training resumes exactly.
-* ``update_step`` reads those variables, calls the rule's pure ``update`` on the
-  backend's tensors and assigns what it returns.
+* ``build`` asks the rule for a fresh state (``rule.init``) of a stand-in with the
+  variable's shape and dtype (a NumPy view of one zero: TensorFlow builds the optimizer
+  inside its traced function, where the variable has no value to read) and makes one
+  Keras variable for each entry, named with torch's key (``dense_kernel_exp_avg``),
+  initialised to the rule's value. Numbers such as ``step`` become scalar variables, so
+  a saved model carries the whole state and training resumes exactly.
+* ``update_step`` reads those variables as backend tensors, calls the rule's pure
+  ``update`` on them (scalars included, as 0-d tensors: see :mod:`.tensors`) and
+  assigns what it returns. Nothing is read back to the host, so the step compiles on
+  every backend (``tf.function`` and XLA, ``jax.jit``, ``torch.compile``).
 
 A subclass sets ``rule``, writes an ``__init__`` with Keras's argument names and
 defaults that hands its own arguments to this class, and maps them to the rule's
@@ -26,15 +30,20 @@ from collections.abc import Mapping
 from typing import Any, ClassVar
 
 import keras
+import numpy as np
 
 from ..rules.spec import Rule, nonneg
-from .eager import host_number, outside_autograd
+from .tensors import as_dtype, outside_autograd, value_of
 
 #: The rule's argument names (torch's) and the Keras names they appear under, for error messages.
 KERAS_NAMES = {"lr": "learning_rate", "betas[0]": "beta_1", "betas[1]": "beta_2", "eps": "epsilon"}
 
 #: ``convention``: whose variant of an algorithm's arithmetic to compute.
 CONVENTIONS = ("keras", "torch")
+
+#: A saved config's note on what loading it needs (Keras shows it when the class is missing).
+LOADING_KEY = "to_load"
+LOADING_HINT = "import adamkit.keras before keras.saving.load_model (pip install 'adamkit[keras]')"
 
 #: Makes a class loadable by name (``"adamkit>Adam"``) from configs and saved models.
 register = keras.saving.register_keras_serializable(package="adamkit")
@@ -51,8 +60,8 @@ class RuleOptimizer(keras.optimizers.Optimizer):
     (:math:`\\theta \\leftarrow \\theta(1 - \\eta\\lambda)` before the update), never the
     rule's L2 term.
 
-    The update runs eagerly (see :mod:`adamkit.keras.eager`): always so on the torch
-    backend; on JAX and TensorFlow compile the model with ``run_eagerly=True``.
+    The update traces: ``model.compile``'s defaults work on every backend, as do
+    ``jit_compile=True`` and ``run_eagerly=True``.
     """
 
     rule: ClassVar[Rule]
@@ -104,39 +113,40 @@ class RuleOptimizer(keras.optimizers.Optimizer):
     def _add_state(self, variable: keras.Variable, hp: Mapping[str, Any]) -> dict[str, keras.Variable]:
         """One Keras variable per entry of the rule's fresh state for ``variable``."""
         prefix = str(getattr(variable, "path", variable.name)).replace("/", "_").replace(":", "_")
-        # Scalars are kept at the parameter's precision, and at least float32.
-        scalar_dtype = "float64" if variable.dtype == "float64" else "float32"
+        dtype = compute_dtype(variable)
+        # The rule's init sees the shape and dtype only: a read-only view of a single zero.
+        stand_in = np.broadcast_to(np.zeros((), dtype), tuple(variable.shape))
         slots = {}
-        for key, value in self.rule.init(variable.value, hp).items():
+        for key, value in self.rule.init(stand_in, hp).items():
             if key in self.rule.scalar_state:
-                slots[key] = self.add_variable(
-                    shape=(),
-                    dtype=scalar_dtype,
-                    initializer=keras.initializers.Constant(float(value)),
-                    name=f"{prefix}_{key}",
-                )
+                start = keras.initializers.Constant(float(value))
+                slots[key] = self.add_variable((), start, dtype, name=f"{prefix}_{key}")
                 continue
-            if tuple(value.shape) == tuple(variable.shape):
-                slot = self.add_variable_from_reference(variable, name=key)
+            value = np.asarray(value)
+            fill = value.reshape(-1)[:1]
+            constant = bool(np.all(value == fill)) if value.size else True
+            initializer = keras.initializers.Constant(float(fill[0]) if value.size else 0.0)
+            if value.shape == tuple(variable.shape):
+                slot = self.add_variable_from_reference(variable, name=key, initializer=initializer)
             else:
                 slot = self.add_variable(
-                    shape=tuple(value.shape), dtype=variable.dtype, name=f"{prefix}_{key}"
+                    shape=value.shape, dtype=variable.dtype, initializer=initializer, name=f"{prefix}_{key}"
                 )
-            if bool(keras.ops.any(keras.ops.not_equal(value, 0))):  # Adagrad's accumulator starts > 0
+            if not constant:
                 slot.assign(value)
             slots[key] = slot
         return slots
 
-    def update_step(self, gradient: Any, variable: keras.Variable, learning_rate: Any) -> None:
+    def update_step(self, gradient: Any, variable: Any, learning_rate: Any) -> None:
         slots = self._rule_state[self._get_variable_index(variable)]
-        state = {
-            key: host_number(slot) if key in self.rule.scalar_state else slot.value
-            for key, slot in slots.items()
-        }
-        hp = self.hyper(host_number(learning_rate))
-        grad = keras.ops.cast(gradient, variable.dtype)
+        # Rules compute in float32 at least (float64 for float64 variables), scalars included:
+        # 0-d tensors, never Python numbers, so the step traces.
+        dtype = compute_dtype(variable)
+        state = {key: as_dtype(value_of(slot), dtype) for key, slot in slots.items()}
+        hp = self.hyper(as_dtype(value_of(learning_rate), dtype))
+        grad = as_dtype(keras.ops.convert_to_tensor(gradient), dtype)
         with outside_autograd():
-            new_param, new_state = self.rule.update(variable.value, grad, state, hp)
+            new_param, new_state = self.rule.update(as_dtype(value_of(variable), dtype), grad, state, hp)
         unknown = set(new_state) - set(slots)
         if unknown:
             raise RuntimeError(
@@ -150,4 +160,17 @@ class RuleOptimizer(keras.optimizers.Optimizer):
     def get_config(self) -> dict[str, Any]:
         config = super().get_config()
         config.update({name: getattr(self, name) for name in self._argument_names})
+        # Keras prints the whole config when it cannot find the class (adamkit not imported):
+        # this entry makes that error say what to do.
+        config[LOADING_KEY] = LOADING_HINT
         return config
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any], custom_objects: Any = None) -> RuleOptimizer:
+        config = {key: value for key, value in config.items() if key != LOADING_KEY}
+        return super().from_config(config, custom_objects=custom_objects)
+
+
+def compute_dtype(variable: Any) -> str:
+    """The dtype the rule computes in for ``variable``: float64 for float64, else float32."""
+    return "float64" if keras.backend.standardize_dtype(variable.dtype) == "float64" else "float32"

@@ -23,7 +23,6 @@ from typing import Any
 import keras
 
 from .. import schedules
-from .eager import host_number
 from .optimizer import register
 
 
@@ -63,6 +62,9 @@ class ScheduledRate(keras.optimizers.schedules.LearningRateSchedule):
         schedule: any of :mod:`adamkit.schedules`' schedules (``cosine(1000)``,
             ``warmup(step(every=500, gamma=0.5), steps=100)``, ...), or any callable from a
             step to a factor (such a callable works but cannot be saved with the model).
+            The step arrives as a float32 0-d tensor, traced under compiled steps, so the
+            callable computes with operators and :mod:`adamkit.rules.spec`'s ``minimum``,
+            ``cos`` and ``choose`` rather than ``if`` and ``math``.
     """
 
     def __init__(self, initial_learning_rate: float, schedule: schedules.Schedule) -> None:
@@ -75,7 +77,7 @@ class ScheduledRate(keras.optimizers.schedules.LearningRateSchedule):
         self.schedule = schedule
 
     def __call__(self, step: Any) -> float:
-        return self.initial_learning_rate * self.schedule(int(host_number(step)))
+        return self.initial_learning_rate * self.schedule(keras.ops.cast(step, "float32"))
 
     def get_config(self) -> dict[str, Any]:
         return {"initial_learning_rate": self.initial_learning_rate, "schedule": describe(self.schedule)}

@@ -42,11 +42,12 @@ from .spec import (
     Rule,
     State,
     apply_weight_decay,
+    is_number,
     lerp,
     namespace,
-    scalar,
-    scalar_sqrt,
+    one_minus_power,
     signed_grad,
+    sqrt,
 )
 
 PAPER = "Kingma and Ba, 'Adam: A Method for Stochastic Optimization', ICLR 2015"
@@ -94,9 +95,10 @@ def step_scalars(hp: Hyper, step: float) -> tuple[float, float]:
     the step size and ``root_scale`` is 1 (dividing by one is exact). Fused kernels call
     this too, so the bias corrections are written once.
     """
-    lr, (beta1, beta2) = scalar(hp["lr"]), hp["betas"]
-    bias_correction1 = 1 - beta1**step
-    bias_correction2_sqrt = scalar_sqrt(1 - beta2**step)
+    lr, (beta1, beta2) = hp["lr"], hp["betas"]
+    lr = float(lr) if is_number(lr) else lr  # a Keras backend tensor stays one (traced steps)
+    bias_correction1 = one_minus_power(beta1, step)
+    bias_correction2_sqrt = sqrt(one_minus_power(beta2, step))
     if hp.get("eps_hat", False):
         return lr * bias_correction2_sqrt / bias_correction1, 1.0
     return lr / bias_correction1, bias_correction2_sqrt

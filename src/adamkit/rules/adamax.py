@@ -51,6 +51,7 @@ from .spec import (
     apply_weight_decay,
     lerp,
     namespace,
+    one_minus_power,
     signed_grad,
 )
 
@@ -77,7 +78,7 @@ def update(param: Array, grad: Array, state: State, hp: Hyper) -> tuple[Array, S
         exp_inf = xp.maximum(state["exp_inf"] * beta2, xp.abs(grad) + eps)
         denom = exp_inf
 
-    step_size = lr / (1 - beta1**step)  # only the first moment needs bias correction
+    step_size = lr / one_minus_power(beta1, step)  # only the first moment needs bias correction
     new_state: State = {"step": step, "exp_avg": exp_avg, "exp_inf": exp_inf}
     return param - step_size * (exp_avg / denom), new_state
 

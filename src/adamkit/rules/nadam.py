@@ -57,6 +57,8 @@ from .spec import (
     lerp,
     namespace,
     nonneg,
+    one_minus_power,
+    power,
     signed_grad,
 )
 
@@ -67,7 +69,7 @@ MOMENTUM_DECAY = nonneg("momentum_decay", "momentum_decay value")
 
 def momentum_at(step: float, hp: Hyper) -> float:
     """The warming momentum :math:`\\mu_t = \\beta_1(1 - 0.5 \\cdot 0.96^{t\\psi})`."""
-    return hp["betas"][0] * (1.0 - 0.5 * (0.96 ** (step * hp["momentum_decay"])))
+    return hp["betas"][0] * (1.0 - 0.5 * power(0.96, step * hp["momentum_decay"]))
 
 
 def init(param: Array, hp: Hyper) -> State:
@@ -93,7 +95,7 @@ def update(param: Array, grad: Array, state: State, hp: Hyper) -> tuple[Array, S
 
     exp_avg = lerp(state["exp_avg"], grad, 1 - beta1)
     exp_avg_sq = state["exp_avg_sq"] * beta2 + (1 - beta2) * (grad * grad)
-    denom = xp.sqrt(exp_avg_sq / (1 - beta2**step)) + eps
+    denom = xp.sqrt(exp_avg_sq / one_minus_power(beta2, step)) + eps
 
     # Nesterov: this step's gradient, then the momentum buffer looked one step ahead
     param = param - (lr * (1 - mu) / (1 - mu_product)) * (grad / denom)

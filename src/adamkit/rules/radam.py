@@ -53,10 +53,13 @@ from .spec import (
     Rule,
     State,
     apply_weight_decay,
+    choose,
     lerp,
     namespace,
-    scalar_sqrt,
+    one_minus_power,
+    power,
     signed_grad,
+    sqrt,
 )
 
 PAPER = "Liu et al., 'On the Variance of the Adaptive Learning Rate and Beyond', ICLR 2020"
@@ -68,13 +71,13 @@ RHO_THRESHOLD = 5.0
 def sma_lengths(step: float, beta2: float) -> tuple[float, float]:
     """:math:`(\\rho_\\infty, \\rho_t)`: the longest and the current approximated SMA length."""
     rho_inf = 2 / (1 - beta2) - 1
-    rho_t = rho_inf - 2 * step * (beta2**step) / (1 - beta2**step)
+    rho_t = rho_inf - 2 * step * power(beta2, step) / one_minus_power(beta2, step)
     return rho_inf, rho_t
 
 
 def rectification(rho_inf: float, rho_t: float) -> float:
     """:math:`r_t`, which scales the adaptive rate so that its variance matches the limit's."""
-    return scalar_sqrt((rho_t - 4) * (rho_t - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * rho_t))
+    return sqrt((rho_t - 4) * (rho_t - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * rho_t))
 
 
 def init(param: Array, hp: Hyper) -> State:
@@ -93,12 +96,19 @@ def update(param: Array, grad: Array, state: State, hp: Hyper) -> tuple[Array, S
     exp_avg_sq = state["exp_avg_sq"] * beta2 + (1 - beta2) * (grad * grad)
     new_state: State = {"step": step, "exp_avg": exp_avg, "exp_avg_sq": exp_avg_sq}
 
-    momentum_step = exp_avg / (1 - beta1**step) * lr
+    momentum_step = exp_avg / one_minus_power(beta1, step) * lr
     rho_inf, rho_t = sma_lengths(step, beta2)
-    if rho_t <= RHO_THRESHOLD:  # variance of the adaptive rate unbounded: SGD with momentum
-        return param - momentum_step, new_state
-    adaptive_lr = scalar_sqrt(1 - beta2**step) / (xp.sqrt(exp_avg_sq) + eps)
-    return param - momentum_step * adaptive_lr * rectification(rho_inf, rho_t), new_state
+
+    def rectified() -> Array:
+        adaptive_lr = sqrt(one_minus_power(beta2, step)) / (xp.sqrt(exp_avg_sq) + eps)
+        # evaluated at a harmless length where the momentum step is taken: with tensor betas
+        # (differentiable=True) a NaN there would still reach the gradients through the where
+        safe_rho = choose(rho_t <= RHO_THRESHOLD, lambda: rho_inf, lambda: rho_t)
+        return param - momentum_step * adaptive_lr * rectification(rho_inf, safe_rho)
+
+    # While the variance of the adaptive rate is unbounded (rho_t <= 5): SGD with momentum.
+    # (With a tensor step both are computed; the rectification is NaN below rho_t = 4, unused.)
+    return choose(rho_t <= RHO_THRESHOLD, lambda: param - momentum_step, rectified), new_state
 
 
 RADAM = Rule(

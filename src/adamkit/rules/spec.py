@@ -4,10 +4,17 @@ A rule is data plus two pure functions. It knows nothing about PyTorch optimizer
 param groups or kernels; every front end (NumPy, torch, Keras) and every engine
 (reference, fused) executes the same rule, so the math lives in exactly one place.
 
-Arrays: a rule works on whatever array module it is handed (NumPy arrays or torch
-tensors). It uses arithmetic operators and the few functions that both modules
-share (``sqrt``, ``maximum``, ``abs``, ``zeros_like``, ``full_like``), looked up
-through :func:`namespace`.
+Arrays: a rule works on whatever array module it is handed (NumPy arrays, torch
+tensors, and JAX's and TensorFlow's tensors for Keras). It uses arithmetic operators and
+the few functions that all these modules share (``sqrt``, ``maximum``, ``abs``,
+``zeros_like``, ``full_like``, ``sum``, ``where``), looked up through :func:`namespace`.
+
+Scalars (the learning rate, ``step``, Nadam's ``mu_product``) are Python numbers for
+the NumPy and torch front ends, and 0-d backend tensors under Keras, whose compiled
+steps (``tf.function``, ``jax.jit``, ``torch.compile``) cannot read a value on the host.
+So a rule never calls ``float()`` on a scalar and never branches on one with ``if``:
+:func:`sqrt` takes the root of either kind, and :func:`choose` is an ``if`` for a
+Python condition and an elementwise ``where`` (both sides computed) for a tensor one.
 """
 
 from __future__ import annotations
@@ -27,30 +34,30 @@ Hyper = Mapping[str, Any]
 
 
 def namespace(x: Array) -> ModuleType:
-    """The array module of ``x``: torch for tensors, NumPy otherwise."""
+    """The array module of ``x``: torch, ``jax.numpy``, ``tensorflow.experimental.numpy`` or NumPy.
+
+    Looked up in ``sys.modules`` (a module not yet imported cannot have made ``x``), NumPy's
+    and torch's types first so that their users pay nothing for the others.
+    """
     torch = sys.modules.get("torch")
     if torch is not None and isinstance(x, torch.Tensor):
         return torch
+    if isinstance(x, np.ndarray | np.generic | float | int):
+        return np
+    jax = sys.modules.get("jax")
+    if jax is not None and isinstance(x, jax.Array):  # tracers under jax.jit too
+        return jax.numpy
+    tf = sys.modules.get("tensorflow")
+    if tf is not None and tf.is_tensor(x):  # symbolic tensors in a tf.function too
+        return tf.experimental.numpy
     return np
-
-
-def scalar(x: Any) -> Any:
-    """A hyperparameter as the scalar the math uses: a Python float (so that NumPy scalars and
-    1-element arrays compute in float64), except a torch tensor, kept as it is so that autograd
-    records the update through it (``differentiable=True`` with a tensor ``lr``)."""
-    return x if namespace(x) is not np else float(x)
 
 
 def to_float(x: Any) -> float:
     """The value of a 0-dim array or number as a Python float (a tensor's autograd history is
     left behind: what takes this value makes a decision, not a differentiable computation)."""
-    return float(x if namespace(x) is np else x.detach())
-
-
-def scalar_sqrt(x: Any) -> Any:
-    """``math.sqrt`` of a number (correctly rounded, as the fused kernels' host code computes it);
-    the tensor's own ``sqrt`` for a scalar that carries autograd history (a tensor ``betas``)."""
-    return math.sqrt(x) if namespace(x) is np else x.sqrt()
+    detach = getattr(x, "detach", None)  # a torch tensor: its value without its history
+    return float(detach() if callable(detach) else x)
 
 
 @dataclass(frozen=True)
@@ -223,3 +230,67 @@ def signed_grad(grad: Array, hp: Hyper) -> Array:
 def lerp(a: Array, b: Array, weight: float) -> Array:
     """``a + weight * (b - a)``: the exponential moving average written as torch's lerp."""
     return a + weight * (b - a)
+
+
+# ----------------------------------------------------------------------------- scalars that may be tensors
+
+
+def is_number(x: Any) -> bool:
+    """Whether ``x`` is a host number (Python or NumPy scalar) rather than a backend tensor."""
+    return isinstance(x, int | float | np.generic)
+
+
+def sqrt(x: Any) -> Any:
+    """The square root of a scalar: ``math.sqrt`` for a number, the backend's for a tensor."""
+    return math.sqrt(x) if is_number(x) else namespace(x).sqrt(x)
+
+
+def power(base: float, exponent: Any) -> Any:
+    """``base**exponent`` for a number ``base`` (a decay rate such as beta2) and a scalar ``exponent``.
+
+    For a number exponent exactly ``base**exponent``. For a tensor one (float32 under Keras)
+    ``exp(exponent * log(base))`` with the logarithm taken on the host in float64: ``0.999``
+    rounded to float32 first would put an error of 1e-5 into ``1 - 0.999**t``.
+    """
+    if is_number(exponent) or base <= 0:
+        return base**exponent
+    return namespace(exponent).exp(exponent * math.log(base))
+
+
+def one_minus_power(base: float, exponent: Any) -> Any:
+    """``1 - base**exponent``, the bias corrections: for a tensor exponent ``-expm1(exponent * log(base))``,
+    exact to the tensor's precision where the subtraction would cancel (see :func:`power`)."""
+    if is_number(exponent) or base <= 0:
+        return 1 - base**exponent
+    return -namespace(exponent).expm1(exponent * math.log(base))
+
+
+def minimum(x: Any, y: Any) -> Any:
+    """The smaller of two scalars: ``min`` for numbers, the backend's ``minimum`` for a tensor ``x``."""
+    return min(x, y) if is_number(x) else namespace(x).where(x < y, x, y)  # torch's minimum takes no number
+
+
+def cos(x: Any) -> Any:
+    """The cosine of a scalar: ``math.cos`` for a number, the backend's for a tensor."""
+    return math.cos(x) if is_number(x) else namespace(x).cos(x)
+
+
+def choose(condition: Any, if_true: Callable[[], Any], if_false: Callable[[], Any]) -> Any:
+    """``if_true()`` where ``condition`` holds, else ``if_false()``.
+
+    For a Python (or NumPy) bool this is an ``if``: only the chosen side runs. For a
+    backend tensor (a traced step cannot branch on a value) both sides run and an
+    elementwise ``where`` keeps the chosen values, so the other side may hold inf or NaN.
+    Either side may return a number, an array, or tuples and dicts of them (same keys).
+    """
+    if isinstance(condition, bool | np.bool_):
+        return if_true() if condition else if_false()
+    return _where(namespace(condition), condition, if_true(), if_false())
+
+
+def _where(xp: ModuleType, condition: Any, a: Any, b: Any) -> Any:
+    if isinstance(a, dict):
+        return {key: _where(xp, condition, a[key], b[key]) for key in a}
+    if isinstance(a, tuple):
+        return tuple(_where(xp, condition, x, y) for x, y in zip(a, b, strict=True))
+    return xp.where(condition, a, b)

@@ -71,6 +71,8 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 from .adam import ADAM
 from .sgd import SGD
 from .spec import (
@@ -84,8 +86,11 @@ from .spec import (
     Rule,
     State,
     apply_weight_decay,
+    choose,
+    is_number,
     namespace,
     nonneg,
+    one_minus_power,
     signed_grad,
     to_float,
 )
@@ -115,9 +120,11 @@ def init(param: Array, hp: Hyper) -> State:
 def update(param: Array, grad: Array, state: State, hp: Hyper) -> tuple[Array, State]:
     grad = signed_grad(grad, hp)
     param, grad = apply_weight_decay(param, grad, hp)
-    if state["switched"]:
-        return sgd_phase(param, grad, state, hp)
-    return adam_phase(param, grad, state, hp)
+    return choose(
+        state["switched"] != 0,
+        lambda: sgd_phase(param, grad, state, hp),
+        lambda: adam_phase(param, grad, state, hp),
+    )
 
 
 def sgd_hyper(hp: Hyper, state: State) -> dict:
@@ -140,13 +147,16 @@ def sgd_phase(param: Array, grad: Array, state: State, hp: Hyper) -> tuple[Array
 def adam_phase(param: Array, grad: Array, state: State, hp: Hyper) -> tuple[Array, State]:
     adam_state = {key: state[key] for key in ADAM_KEYS}
     new_param, adam_state = ADAM.update(param, grad, adam_state, phase_hyper(hp))
+    xp = namespace(param)
     p = new_param - param  # the step Adam took, as applied
-    scalars, switched = after_adam_step(
-        adam_state["step"], to_float((p * p).sum()), to_float((p * grad).sum()), state, hp
-    )
+    step_sq, step_dot_grad = xp.sum(p * p), xp.sum(p * grad)
+    if is_number(state["lr_estimate"]):  # host scalars: the decision is taken in Python
+        step_sq, step_dot_grad = to_float(step_sq), to_float(step_dot_grad)
+    scalars, switched = after_adam_step(adam_state["step"], step_sq, step_dot_grad, state, hp)
     new_state = {**state, **adam_state, **scalars}
-    if switched:
-        new_state["momentum_buffer"] = namespace(param).zeros_like(param)  # SGD starts fresh
+    new_state["momentum_buffer"] = choose(  # SGD starts fresh
+        switched, lambda: xp.zeros_like(param), lambda: state["momentum_buffer"]
+    )
     return new_param, new_state
 
 
@@ -164,23 +174,42 @@ def after_adam_step(
     Returns the scalar state entries that change (a subset of ``lr_estimate``, ``switched``,
     ``switch_step``, ``sgd_lr``, ``lr_at_switch``) and whether the tensor switches to SGD now,
     in which case the caller zeroes its momentum buffer. ``state`` holds the scalars before
-    the step (Python floats); ``k`` is the new step count.
+    the step and ``k`` is the new step count: Python floats (the decision is an ``if``), or
+    backend tensors under Keras (every branch a :func:`~adamkit.rules.spec.choose`, and every
+    entry returned: a traced step cannot leave some out by value).
     """
-    if step_dot_grad == 0:  # no projection to learn from (zero gradient or zero step)
+    beta2, lr = hp["betas"][1], hp["lr"]
+    learned = step_dot_grad != 0
+    if is_host(learned) and not learned:  # no projection to learn from (zero gradient or zero step)
         return {}, False
-    beta2 = hp["betas"][1]
-    gamma = step_sq / -step_dot_grad
-    if not math.isfinite(gamma):  # a NaN or inf step: averaged in, it would stay in the estimate for good
-        return {}, False
+    gamma = choose(learned, lambda: step_sq / -step_dot_grad, lambda: 0.0)
     previous = state["lr_estimate"]
-    if not math.isfinite(previous):  # poisoned by an older version: the average starts again
-        previous = 0.0
-    lr_estimate = beta2 * previous + (1 - beta2) * gamma
-    unbiased = lr_estimate / (1 - beta2**k)
-    if k > 1 and unbiased > 0 and hp["lr"] > 0 and abs(unbiased - gamma) < hp["switch_tol"]:
-        switch = {"switched": 1.0, "switch_step": k, "sgd_lr": unbiased, "lr_at_switch": hp["lr"]}
-        return {"lr_estimate": lr_estimate, **switch}, True
-    return {"lr_estimate": lr_estimate}, False
+    if is_host(learned):
+        if not math.isfinite(gamma):  # a NaN or inf step: averaged in, it would stay in the estimate for good
+            return {}, False
+        if not math.isfinite(previous):  # poisoned by an older version: the average starts again
+            previous = 0.0
+    else:  # the same two guards as wheres (Keras's traced steps)
+        xp = namespace(gamma)
+        learned = learned & xp.isfinite(gamma)
+        previous = choose(xp.isfinite(previous), lambda: previous, lambda: xp.zeros_like(previous))
+    lr_estimate = choose(learned, lambda: beta2 * previous + (1 - beta2) * gamma, lambda: previous)
+    unbiased = lr_estimate / one_minus_power(beta2, k)
+    if is_host(learned):  # decided on the host, by values (tensor lr or betas: differentiable=True)
+        close = abs(to_float(unbiased) - to_float(gamma)) < hp["switch_tol"]
+        switch = k > 1 and to_float(unbiased) > 0 and to_float(lr) > 0 and close
+    else:
+        switch = learned & (k > 1) & (unbiased > 0) & (lr > 0) & (abs(unbiased - gamma) < hp["switch_tol"])
+    at_switch = {"switched": 1.0, "switch_step": k, "sgd_lr": unbiased, "lr_at_switch": lr}
+    if is_host(switch):
+        return ({"lr_estimate": lr_estimate, **at_switch} if switch else {"lr_estimate": lr_estimate}), switch
+    kept = {key: state[key] for key in at_switch}
+    return {"lr_estimate": lr_estimate, **choose(switch, lambda: at_switch, lambda: kept)}, switch
+
+
+def is_host(flag: object) -> bool:
+    """Whether a condition is a Python (or NumPy) bool, decided on the host."""
+    return isinstance(flag, bool | np.bool_)
 
 
 SWATS = Rule(
