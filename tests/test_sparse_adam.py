@@ -137,6 +137,8 @@ def test_sparse_adam_checkpoint_loads_into_adam():
 def sparse_step(opt_cls, **kwargs):
     emb = torch.nn.Embedding(5, 2, sparse=True)
     opt = opt_cls(emb.parameters(), **kwargs)
+    if hasattr(opt, "train"):  # Schedule-Free steps in train mode only
+        opt.train()
     emb(torch.tensor([1, 3])).sum().backward()
     opt.step()
 

@@ -25,6 +25,8 @@ def torch_trajectory(function: str, optimizer_cls: type, steps: int, **kwargs: o
     f = get(function)
     p = torch.tensor(f.start, dtype=torch.float64, requires_grad=True)
     opt = optimizer_cls([p], **kwargs)
+    if hasattr(opt, "train"):  # Schedule-Free: the path of the gradient point y, as the NumPy rule's
+        opt.train()
     path = [p.detach().clone()]
     for t in range(1, steps + 1):
         opt.zero_grad()
@@ -79,9 +81,9 @@ def test_every_lab_optimizer_follows_its_torch_optim_peer(name: str, float64_def
     spec = OPTIMIZERS[name]
     steps, lr = 100, default_lr("rosenbrock", name)
     ours = trajectory("rosenbrock", name, steps)
-    oracle = torch_trajectory(
-        "rosenbrock", getattr(torch.optim, spec.class_name), steps, lr=lr, **spec.options
-    )
+    # torch.optim's class, or adamkit.torch's where torch has none (the modern family)
+    peer = getattr(torch.optim, spec.class_name, None) or getattr(adamkit.torch, spec.class_name)
+    oracle = torch_trajectory("rosenbrock", peer, steps, lr=lr, **spec.options)
     assert np.abs(ours - oracle).max() <= 1e-10 * max(1.0, float(np.abs(oracle).max()))
 
 

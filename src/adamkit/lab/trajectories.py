@@ -65,6 +65,9 @@ class Setting:
 def _lrs(adaptive: float, **others: float) -> dict[str, float]:
     """The Adam family at one rate (they take steps of about ``lr`` each), the rest named."""
     family = ("adam", "amsgrad", "adamw", "nadam", "radam", "adamax", "swats")
+    # the modern family's steps are about lr too (Lion's exactly; LAMB's and Adafactor's relative)
+    family += ("lion", "cautious-lion", "ademamix", "cautious-ademamix", "adabelief", "lamb", "adafactor")
+    family += ("schedulefree",)
     return {**{name: adaptive for name in family}, **others}
 
 

@@ -101,10 +101,7 @@ def update(param: Array, grad: Array, state: State, hp: Hyper) -> tuple[Array, S
 
     def rectified() -> Array:
         adaptive_lr = sqrt(one_minus_power(beta2, step)) / (xp.sqrt(exp_avg_sq) + eps)
-        # evaluated at a harmless length where the momentum step is taken: with tensor betas
-        # (differentiable=True) a NaN there would still reach the gradients through the where
-        safe_rho = choose(rho_t <= RHO_THRESHOLD, lambda: rho_inf, lambda: rho_t)
-        return param - momentum_step * adaptive_lr * rectification(rho_inf, safe_rho)
+        return param - momentum_step * adaptive_lr * rectification(rho_inf, rho_t)
 
     # While the variance of the adaptive rate is unbounded (rho_t <= 5): SGD with momentum.
     # (With a tensor step both are computed; the rectification is NaN below rho_t = 4, unused.)

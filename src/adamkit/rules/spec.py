@@ -285,6 +285,11 @@ def choose(condition: Any, if_true: Callable[[], Any], if_false: Callable[[], An
     """
     if isinstance(condition, bool | np.bool_):
         return if_true() if condition else if_false()
+    torch = sys.modules.get("torch")
+    if torch is not None and isinstance(condition, torch.Tensor) and not torch.compiler.is_compiling():
+        # an eager torch value (a tensor beta under differentiable=True): an if, as for a number, so
+        # the side not taken (NaN where RAdam's rectification is undefined) never reaches autograd
+        return if_true() if bool(condition) else if_false()
     return _where(namespace(condition), condition, if_true(), if_false())
 
 

@@ -182,7 +182,8 @@ def after_adam_step(
     learned = step_dot_grad != 0
     if is_host(learned) and not learned:  # no projection to learn from (zero gradient or zero step)
         return {}, False
-    gamma = choose(learned, lambda: step_sq / -step_dot_grad, lambda: 0.0)
+    zero = 0.0 if is_host(learned) else namespace(step_sq).zeros_like(step_sq)
+    gamma = choose(learned, lambda: step_sq / -step_dot_grad, lambda: zero)
     previous = state["lr_estimate"]
     if is_host(learned):
         if not math.isfinite(gamma):  # a NaN or inf step: averaged in, it would stay in the estimate for good
