@@ -57,10 +57,15 @@ def make_torch_run(
         if g.pop("lr_scale", None):
             probe = opt_factory([torch.zeros(1, dtype=dtype, requires_grad=True)], **kwargs)
             g["lr"] = probe.defaults["lr"] / 2
-    opt = opt_factory(groups, **kwargs)
-    if hasattr(opt, "train"):  # Schedule-Free optimizers step in train mode only
-        opt.train()
+    opt = training(opt_factory(groups, **kwargs))
     return [p for group in params for p in group], opt
+
+
+def training(opt: Any) -> Any:
+    """``opt`` ready to step: Schedule-Free optimizers start in eval mode and step in train mode only."""
+    if hasattr(opt, "train"):
+        opt.train()
+    return opt
 
 
 def torch_steps(params: list[torch.Tensor], opt: torch.optim.Optimizer, steps: int, start: int = 0) -> None:

@@ -20,6 +20,7 @@ from harness import (
     rel_diff,
     state_diffs,
     torch_steps,
+    training,
 )
 
 TORCH_CASES = [c for c in CASES if c.torch_cls is not None]
@@ -125,8 +126,7 @@ def test_bad_hyperparameter_is_named(bad):
 def _minimise(algo, kwargs, f, start, steps=10_000):
     x = torch.tensor(start, dtype=torch.float64, requires_grad=True)
     opt = ours(algo)([x], **kwargs)
-    if hasattr(opt, "train"):  # Schedule-Free optimizers step in train mode only
-        opt.train()
+    training(opt)
     for _ in range(steps):
         opt.zero_grad()
         f(x).backward()
@@ -207,8 +207,7 @@ def test_closure_scheduler_zero_grad_and_repr(algo, float64_default):
     def run(factory):
         x = torch.tensor([1.5, -0.5], requires_grad=True)
         opt = factory([x], **kwargs)
-        if hasattr(opt, "train"):  # Schedule-Free optimizers step in train mode only
-            opt.train()
+        training(opt)
         sched = torch.optim.lr_scheduler.StepLR(opt, step_size=3, gamma=0.5)
         losses = []
         for _ in range(10):

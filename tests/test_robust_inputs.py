@@ -13,6 +13,7 @@ import adamkit.numpy
 import adamkit.torch as ak
 from cases import ALGORITHMS, BAD_INPUTS
 from cases.robust import TORCH_BAD_INPUTS
+from harness import training
 from snapshots import assert_same, snapshot
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")  # small tensors: threads only contend
@@ -44,8 +45,7 @@ def test_refused_param_group_is_not_appended(bad):
     """torch appended the group before our checks ran: an lr of -1 stayed and did gradient ascent."""
     w = torch.nn.Parameter(torch.ones(3))
     opt = getattr(ak, bad.algo)([w])
-    if hasattr(opt, "train"):  # Schedule-Free steps in train mode only
-        opt.train()
+    training(opt)
     extra = torch.nn.Parameter(torch.ones(2))
     with pytest.raises(ValueError, match=re.escape(bad.word)):
         opt.add_param_group({"params": [extra], **bad.kwargs})

@@ -17,6 +17,7 @@ import torch
 import adamkit.torch as ak
 from adamkit.torch.lowbit.state import allowed_bits
 from cases import ALGORITHMS
+from harness import training
 from snapshots import assert_same, snapshot
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")  # small tensors: threads only contend
@@ -36,8 +37,7 @@ def trained(algo: str, bits: int, steps: int = 3, seed: int = 0):
         pytest.skip(f"{algo} keeps 32-bit state only")
     params = params_for(seed)
     opt = getattr(ak, algo)(params, lr=1e-2, state_bits=bits, **KWARGS.get(algo, {}))
-    if hasattr(opt, "train"):  # Schedule-Free steps in train mode only
-        opt.train()
+    training(opt)
     for step in range(steps):
         step_once(opt, params, step)
     return opt, params

@@ -13,7 +13,7 @@ import pytest
 import torch
 
 import adamkit.torch as ak
-from harness import rel_diff
+from harness import rel_diff, training
 
 pytestmark = pytest.mark.usefixtures("float64_default")
 
@@ -137,8 +137,7 @@ def test_sparse_adam_checkpoint_loads_into_adam():
 def sparse_step(opt_cls, **kwargs):
     emb = torch.nn.Embedding(5, 2, sparse=True)
     opt = opt_cls(emb.parameters(), **kwargs)
-    if hasattr(opt, "train"):  # Schedule-Free steps in train mode only
-        opt.train()
+    training(opt)
     emb(torch.tensor([1, 3])).sum().backward()
     opt.step()
 

@@ -16,6 +16,7 @@ from adamkit.lab import trajectories
 from adamkit.lab.functions import get
 from adamkit.lab.optimizers import OPTIMIZERS, numpy_names
 from adamkit.lab.trajectories import SETTINGS, Run, animate, default_lr, plot, run_all, trajectory
+from harness import training
 
 LAB_NAMES = numpy_names()  # trajectories run on adamkit.numpy: no low-bit names
 
@@ -25,8 +26,7 @@ def torch_trajectory(function: str, optimizer_cls: type, steps: int, **kwargs: o
     f = get(function)
     p = torch.tensor(f.start, dtype=torch.float64, requires_grad=True)
     opt = optimizer_cls([p], **kwargs)
-    if hasattr(opt, "train"):  # Schedule-Free: the path of the gradient point y, as the NumPy rule's
-        opt.train()
+    training(opt)
     path = [p.detach().clone()]
     for t in range(1, steps + 1):
         opt.zero_grad()
