@@ -60,6 +60,13 @@ CONTENDERS: dict[str, Callable[[list[torch.Tensor]], object]] = {
     "adamkit Triton 8-bit state": lambda ps: ak.Adam(ps, state_bits=8),
     CEILING: SameTraffic,
 }
+#: ``--modern``: the modern family's Triton kernels in the same rounds (they move other byte
+#: counts: Lion 20 per parameter, AdaBelief 28, AdEMAMix 36; the GB/s column still counts 28).
+MODERN: dict[str, Callable[[list[torch.Tensor]], object]] = {
+    "adamkit Triton Lion": lambda ps: ak.Lion(ps, lr=1e-4),
+    "adamkit Triton AdaBelief": lambda ps: ak.AdaBelief(ps),
+    "adamkit Triton AdEMAMix": lambda ps: ak.AdEMAMix(ps),
+}
 
 
 def timed(step: Callable[[], object]) -> float:
@@ -116,6 +123,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sizes", default="16M,64M,gpt2", help="comma-separated: 16M, 64M, 300K, gpt2")
     parser.add_argument("--rounds", type=int, default=30)
     parser.add_argument("--json", type=Path, help="also write the results here")
+    parser.add_argument("--modern", action="store_true", help="also time Lion, AdaBelief and AdEMAMix")
     args = parser.parse_args(argv)
     if not torch.cuda.is_available() or importlib.util.find_spec("triton") is None:
         print("GPU benchmark: skipped (needs a CUDA device and Triton)")
@@ -123,6 +131,8 @@ def main(argv: list[str] | None = None) -> int:
     info = machine()
     info["gpu"] = torch.cuda.get_device_name()
     print(f"adamkit GPU benchmark, {info['date']}: {info['gpu']}, torch {info['torch']}")
+    if args.modern:
+        CONTENDERS.update(MODERN)
     rows: list[dict] = []
     for spec in args.sizes.split(","):
         label, shapes = parse_size(spec)

@@ -2,14 +2,18 @@
 
 The work is cut into programs of ``BLOCK`` elements, each within one tensor, as the CPU
 engine cuts it into blocks: ``block_tensor[b]`` is program ``b``'s tensor and
-``block_start[b]`` its first element there. The table and this map are copied to the
-device once per step (a few bytes per tensor); the kernel then reads every parameter
-through its address, so a model of hundreds of tensors costs one launch.
+``block_start[b]`` its first element there. The map and the sizes depend on the tensors'
+sizes alone: they are copied to the device once and kept (:func:`programs`). What changes
+from step to step (the addresses, the per-tensor scalars, the low-bit seeds: a few bytes per
+tensor) goes over in one asynchronous transfer (:func:`per_step`); the kernel then reads
+every parameter through its address, so a model of hundreds of tensors costs one launch and
+one copy.
 """
 
 from __future__ import annotations
 
 import importlib
+from collections import OrderedDict
 from typing import Any
 
 import numpy as np
@@ -54,6 +58,49 @@ def on_device(array: np.ndarray, device: torch.device) -> torch.Tensor:
     return torch.from_numpy(np.ascontiguousarray(array)).to(device)
 
 
+#: Program maps kept on the devices, by device and tensor sizes (an optimizer has one per group
+#: and precision; a bounded number, so that sizes that come and go cannot fill the memory).
+_programs: OrderedDict[tuple, tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = OrderedDict()
+KEPT_PROGRAM_MAPS = 64
+
+
+def programs(sizes: np.ndarray, device: torch.device) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """``(sizes, block_tensor, block_start)`` on ``device``, copied once per set of sizes: the
+    map of a 64M-value tensor is 1 MB, which copying every step cost a quarter of the step."""
+    key = (str(device), sizes.tobytes())
+    kept = _programs.get(key)
+    if kept is None:
+        kept = tuple(on_device(array, device) for array in (sizes, *program_map(sizes)))
+        _programs[key] = kept
+        if len(_programs) > KEPT_PROGRAM_MAPS:
+            _programs.popitem(last=False)
+    else:
+        _programs.move_to_end(key)
+    return kept
+
+
+def per_step(device: torch.device, *arrays: np.ndarray) -> list[torch.Tensor]:
+    """Host arrays on ``device`` in one transfer: packed into one buffer (each part 8-byte
+    aligned), sent from pinned memory without waiting on a CUDA device, then viewed back in
+    their dtypes and shapes. torch's pinned-memory allocator keeps the buffer until the copy ran."""
+    sizes = [-(-a.nbytes // 8) * 8 for a in arrays]
+    packed = np.zeros(sum(sizes), np.uint8)
+    start = 0
+    for array, size in zip(arrays, sizes, strict=True):
+        packed[start : start + array.nbytes] = np.ascontiguousarray(array).reshape(-1).view(np.uint8)
+        start += size
+    host = torch.from_numpy(packed)
+    if torch.device(device).type == "cuda":
+        host = host.pin_memory()
+    buffer = host.to(device, non_blocking=True)
+    views, start = [], 0
+    for array, size in zip(arrays, sizes, strict=True):
+        dtype = torch.from_numpy(np.empty(0, array.dtype)).dtype
+        views.append(buffer[start : start + array.nbytes].view(dtype).reshape(array.shape))
+        start += size
+    return views
+
+
 def launch(
     kernel: Any, addresses: np.ndarray, sizes: np.ndarray, scalars: np.ndarray, device: torch.device
 ) -> None:
@@ -62,11 +109,16 @@ def launch(
     if found is None:
         raise ValueError(f"no Triton kernel for the {kernel.name!r} family (families: {sorted(FAMILIES)})")
     triton_kernel, flags = found
-    block_tensor, block_start = program_map(sizes)
-    if block_tensor.size == 0:
+    device_sizes, block_tensor, block_start = programs(sizes, device)
+    if block_tensor.numel() == 0:
         return
-    triton_kernel[(block_tensor.size,)](
-        *(on_device(array, device) for array in (addresses, sizes, scalars, block_tensor, block_start)),
+    device_addresses, device_scalars = per_step(device, addresses, scalars)
+    triton_kernel[(block_tensor.numel(),)](
+        device_addresses,
+        device_sizes,
+        device_scalars,
+        block_tensor,
+        block_start,
         addresses.shape[1],
         scalars.shape[1],
         BLOCK=BLOCK,

@@ -35,7 +35,7 @@ from ..lowbit.codecs import BLOCK as QUANT
 from ..lowbit.dynamic_map import CUTS, SATURATED, SIGNED, UNSIGNED, DynamicMap
 from ..lowbit.dynamic_map import NAN_CODE as SIGNED_NAN
 from .common import begin, decayed, elements, new_moments, running_max
-from .launch import BLOCK, NO_FMA, on_device, program_map
+from .launch import BLOCK, NO_FMA, on_device, per_step, programs
 
 ROWS = BLOCK // QUANT  # quantisation blocks per program
 # (a Triton function reads a module's globals only as constexpr)
@@ -228,12 +228,12 @@ def launch(
 ) -> None:
     """One launch for a table of Adam's tensors on ``device`` (the arguments of
     :func:`adamkit.torch.lowbit.fused.launch_cpu`, whose numba ``entry`` is not needed here)."""
-    block_tensor, block_start = program_map(sizes)
-    if block_tensor.size == 0:
+    device_sizes, block_tensor, block_start = programs(sizes, device)
+    if block_tensor.numel() == 0:
         return
-
-    table = [on_device(array, device) for array in (addresses, sizes, scalars)]
-    programs = on_device(block_tensor, device), on_device(block_start, device)
+    seeds = seeds.astype(np.int64)  # 32-bit seeds
+    device_addresses, device_scalars, seed_table = per_step(device, addresses, scalars, seeds)
+    table = device_addresses, device_sizes, device_scalars
     shape = addresses.shape[1], scalars.shape[1]
     # scalars 1 and 7 of Adam's row: l2 and amsgrad, the same for every tensor of a group
     switches = {"L2": bool(scalars[0, 1]), "AMSGRAD": bool(scalars[0, 7]), "enable_fp_fusion": NO_FMA}
@@ -241,7 +241,6 @@ def launch(
         if device not in _constants:
             _constants[device] = on_device(CONSTANTS, device)
         constants = _constants[device]
-        adam8_kernel[(block_tensor.size,)](*table, *programs, constants, *shape, ROWS=ROWS, **switches)
+        adam8_kernel[(block_tensor.numel(),)](*table, block_tensor, block_start, constants, *shape, ROWS=ROWS, **switches)
     else:
-        seed_table = on_device(seeds.astype(np.int64), device)  # 32-bit seeds
-        adam16_kernel[(block_tensor.size,)](*table, seed_table, *programs, *shape, BLOCK=BLOCK, **switches)
+        adam16_kernel[(block_tensor.numel(),)](*table, seed_table, block_tensor, block_start, *shape, BLOCK=BLOCK, **switches)
