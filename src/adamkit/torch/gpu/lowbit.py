@@ -241,6 +241,10 @@ def launch(
         if device not in _constants:
             _constants[device] = on_device(CONSTANTS, device)
         constants = _constants[device]
-        adam8_kernel[(block_tensor.numel(),)](*table, block_tensor, block_start, constants, *shape, ROWS=ROWS, **switches)
+        adam8_kernel[(block_tensor.numel(),)](
+            *table, block_tensor, block_start, constants, *shape, ROWS=ROWS, **switches
+        )
     else:
-        adam16_kernel[(block_tensor.numel(),)](*table, seed_table, block_tensor, block_start, *shape, BLOCK=BLOCK, **switches)
+        adam16_kernel[(block_tensor.numel(),)](
+            *table, seed_table, block_tensor, block_start, *shape, BLOCK=BLOCK, **switches
+        )
