@@ -183,6 +183,46 @@ def test_a_loaded_state_dict_replaces_the_records():
     _assert_same(runs)
 
 
+def test_a_steady_run_replays_the_group_and_follows_torch(monkeypatch):
+    """After its first steps, a steady run takes the replay (:mod:`adamkit.torch.replay`): no
+    per-tensor lookups, the tables reused, only gradient addresses, scalars and step counts
+    written; a scheduler's lr and the new gradients every step still reach the kernel, and the
+    run equals torch.optim's."""
+    finds = []
+    find = fused.FusedEngine.find
+    monkeypatch.setattr(fused.FusedEngine, "find", lambda self, *a: finds.append(1) or find(self, *a))
+    ours, theirs = _params(), _params()
+    opt = adamkit.torch.AdamW(ours, lr=0.01, weight_decay=0.1)
+    ref = torch.optim.AdamW(theirs, lr=0.01, weight_decay=0.1)
+    schedulers = [torch.optim.lr_scheduler.StepLR(o, step_size=3, gamma=0.5) for o in (opt, ref)]
+    for step in range(10):
+        for params in (ours, theirs):
+            for p, g in zip(params, _grads(params, step), strict=True):
+                p.grad = g
+        opt.step()
+        ref.step()
+        for scheduler in schedulers:
+            scheduler.step()
+    assert len(finds) == len(SHAPES)  # the first step only: the other nine were replayed
+    for x, y in zip(ours, theirs, strict=True):
+        assert rel_diff(x.detach(), y.detach()) <= 1e-6
+        assert opt.state[x]["step"] == ref.state[y]["step"] == 10
+
+
+def test_a_replayed_group_notices_a_parameter_put_in_another_ones_place():
+    def swap(opt, params, step):
+        if step == 4:
+            gen = torch.Generator().manual_seed(5)  # the same new parameter in both runs
+            params[1] = torch.nn.Parameter(torch.randn(3, 2, generator=gen))
+            params[1].grad = torch.randn(3, 2, generator=gen)
+            opt.param_groups[0]["params"][1] = params[1]
+
+    runs = _side_by_side("Adam", {"lr": 0.01}, steps=7, change=swap)
+    _assert_same(runs)
+    (params, opt), _ = runs
+    assert opt.state[params[1]]["step"].item() == 3.0
+
+
 def test_a_parameter_without_a_gradient_for_a_while_is_stepped_again_after():
     def drop(opt, params, step):
         if step in (2, 3):

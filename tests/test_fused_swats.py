@@ -130,7 +130,7 @@ def test_a_group_in_both_phases_runs_one_table_per_phase(monkeypatch):
 
     def spy(table):
         launched[-1].append(table.kernel.name)
-        launch(table)
+        return launch(table)
 
     monkeypatch.setattr(fused.Table, "launch", spy)
     problem = Problem(torch.float64)

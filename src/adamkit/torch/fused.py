@@ -43,6 +43,7 @@ from ..distributed import is_dtensor
 from ..rules.spec import Hyper, Rule, State
 from .engine import Engine, ReferenceEngine, fresh_state, plain_hyper
 from .fit import Checked, device_type, from_key, matches, read_scalars, scalar_key, takes
+from .replay import Replay
 
 #: rule name -> "module:attribute" of its kernel family (imported on first use: numba is optional).
 KERNELS: dict[str, str] = {
@@ -94,6 +95,7 @@ class Table:
         self.seen: dict[int, int] = {}  # id of a scalar row (alive in the step's memo) -> its index
         self.written: list[torch.Tensor] = []  # what the kernel writes, behind autograd's back
         self.totals: np.ndarray | None = None  # per-tensor sums, after launch (kernels with reductions)
+        self.size_array: np.ndarray | None = None  # sizes as an array, at launch
 
     def add(self, checked: Checked, grad: torch.Tensor, scalars: tuple) -> int:
         """Add a checked parameter and its gradient; returns its row (its index into :attr:`totals`)."""
@@ -109,13 +111,35 @@ class Table:
         self.written.extend(checked.written)
         return len(self.sizes) - 1
 
-    def launch(self) -> None:
-        launch = launcher(self.device.type)
-        sizes = np.array(self.sizes, np.int64)
+    def launch(self) -> tuple[np.ndarray, np.ndarray]:
+        """Build the table's arrays and run the kernel; returns the address and scalar arrays
+        (kept by a :class:`.replay.Replay`, which writes a later step's values into them)."""
+        self.size_array = np.array(self.sizes, np.int64)
         addresses = np.array(self.addresses, np.int64).reshape(len(self.sizes), -1)
         distinct = np.array(self.distinct, np.float64).astype(self.dtype)  # as torch casts a Python float
         scalars = distinct[np.array(self.which, np.intp)]
-        self.totals = launch(self.kernel, addresses, sizes, scalars, self.device)
+        self.launch_arrays(addresses, scalars)
+        return addresses, scalars
+
+    def bind(self, addresses: np.ndarray, scalars: np.ndarray) -> Any:
+        """A call that launches the kernel over ``addresses`` and ``scalars`` as they will then
+        hold (kept alive and written in place by a :class:`.replay.Replay`): the launcher's
+        ``bound`` where it has one (the numba launcher: arguments worked out once)."""
+        bound = getattr(sys.modules[launcher(self.device.type).__module__], "bound", None)
+        if bound is None:
+            return lambda: self.launch_arrays(addresses, scalars)
+        launch = bound(self.kernel, addresses, self.size_array, scalars)
+
+        def launch_and_bump() -> None:
+            launch()
+            bump_versions(self.written)
+
+        return launch_and_bump
+
+    def launch_arrays(self, addresses: np.ndarray, scalars: np.ndarray) -> None:
+        """Run the kernel over the table ``addresses`` and ``scalars`` (rows as :attr:`sizes`)."""
+        launch = launcher(self.device.type)
+        self.totals = launch(self.kernel, addresses, self.size_array, scalars, self.device)
         bump_versions(self.written)
 
 
@@ -143,6 +167,7 @@ class FusedEngine:
         self.checked: dict[int, Checked] = {}  # by id(param): the parameters found fit (.fit)
         self.shards = None  # the local views of DTensor parameters (adamkit.distributed.shards), once seen
         self.on_reference: set[int] = set()  # ids of the parameters whose last step the reference engine ran
+        self.replays: dict[int, Replay] = {}  # by id(group): its last step, to replay (.replay)
 
     def engine_of(self, param: torch.Tensor) -> str:
         """The engine that ran ``param``'s last step: ``"fused"`` unless the kernels could not take it."""
@@ -153,8 +178,12 @@ class FusedEngine:
         if not self.kernel.supports(hp):
             self.reference.step_group(rule, group, state)
             return
-        tables: dict[tuple[torch.device, np.dtype, str], Table] = {}
         memo: dict[tuple, tuple] = {}  # the kernel and its scalars, once per distinct scalar state
+        replay = self.replays.pop(id(group), None)
+        if replay is not None and replay.run(group, state, hp, memo):
+            self.replays[id(group)] = replay
+            return
+        tables: dict[tuple[torch.device, np.dtype, str], Table] = {}
         updates: list[tuple[Checked, State, State, Table, int]] = []
         leftovers, shards, sharded_rows = [], [], []
         for param in group["params"]:
@@ -183,8 +212,7 @@ class FusedEngine:
             self.on_reference.discard(id(param if dparam is None else dparam))
             if dparam is not None and checked.kernel.reductions:
                 sharded_rows.append((table, row, dparam))
-        for table in tables.values():
-            table.launch()
+        arrays = {where: table.launch() for where, table in tables.items()}
         if sharded_rows:  # sums over shards: the whole tensors' sums, on every rank
             from ..distributed.reductions import all_reduce_totals
 
@@ -201,6 +229,28 @@ class FusedEngine:
         if leftovers:
             self.on_reference.update(map(id, leftovers))
             self.reference.step_group(rule, {**group, "params": leftovers}, state)
+        elif not shards and len(updates) == len(group["params"]):
+            self.keep_replay(group, updates, tables, arrays)
+
+    def keep_replay(self, group: dict, updates: list, tables: dict, arrays: dict) -> None:
+        """Keep a :class:`.replay.Replay` of a step that ran the whole group on the kernels, in one
+        kernel without per-tensor sums and one layout of scalar state."""
+        records = [checked for checked, *_ in updates]
+        kernels = {id(checked.kernel) for checked in records}
+        layouts = {checked.layout for checked in records}
+        kernel = records[0].kernel
+        one_kernel = len(kernels) == len(layouts) == 1 and not kernel.reductions and kernel.finish is None
+        if not (one_kernel and Replay.keeps(records)):
+            return
+        rows = {where: [] for where in tables}
+        for index, (checked, *_) in enumerate(updates):
+            rows[checked.where].append(index)
+        kept = [
+            (np.array(rows[where], np.intp), *arrays[where], table.bind(*arrays[where]))
+            for where, table in tables.items()
+        ]
+        layout = records[0].layout
+        self.replays[id(group)] = Replay(group["params"], records, self.kernel, kernel, layout, kept)
 
     def local_shard(self, param: torch.Tensor, p_state: State) -> Any:
         """DTensor ``param``'s :class:`adamkit.distributed.shards.Shard` (None: run on the DTensors)."""

@@ -41,6 +41,7 @@ Threads: as many as torch uses (``torch.get_num_threads()``, at most numba's poo
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Callable
 
 import numba
@@ -108,6 +109,24 @@ def block_starts(sizes: np.ndarray) -> np.ndarray:
     """``starts`` for tensors of ``sizes`` elements: the cumulative count of their blocks."""
     starts = np.zeros(len(sizes) + 1, np.int64)
     np.cumsum((sizes + BLOCK - 1) // BLOCK, out=starts[1:])
+    return starts
+
+
+#: ``starts`` of the tables seen lately, by their sizes: a group's sizes rarely change, and
+#: counting its blocks every step cost a small model's step about 5 us. Bounded, read-only.
+_starts: OrderedDict[bytes, np.ndarray] = OrderedDict()
+KEPT_STARTS = 64
+
+
+def kept_starts(sizes: np.ndarray) -> np.ndarray:
+    """:func:`block_starts` of ``sizes``, once per distinct sizes (shared: read-only)."""
+    key = sizes.tobytes()
+    starts = _starts.get(key)
+    if starts is None:
+        starts = _starts[key] = block_starts(sizes)
+        starts.flags.writeable = False
+        if len(_starts) > KEPT_STARTS:
+            _starts.popitem(last=False)
     return starts
 
 
@@ -253,7 +272,20 @@ def run(
     thread count is set to torch's for the call and restored after, so that a parallel
     kernel never changes the count torch reads from the shared OpenMP runtime.
     """
-    arguments = (
+    call(table_arguments(entry, starts, addresses, sizes, scalars, block, extra), sizes.sum() < PARALLEL_MIN)
+
+
+def table_arguments(
+    entry: int,
+    starts: np.ndarray,
+    addresses: np.ndarray,
+    sizes: np.ndarray,
+    scalars: np.ndarray,
+    block: int,
+    extra: np.ndarray | None = None,
+) -> tuple[int, ...]:
+    """The launcher's twelve integers for a table (:func:`run_blocks`): its arrays by address."""
+    return (
         entry,
         int(starts[-1]),
         addresses.ctypes.data,
@@ -267,8 +299,15 @@ def run(
         0 if extra is None else extra.ctypes.data,
         0 if extra is None else extra.shape[-1],
     )
+
+
+def call(arguments: tuple[int, ...], small: bool) -> None:
+    """Run the launcher on ``arguments`` (:func:`table_arguments`): on this thread for a ``small``
+    table or a single thread, else on as many threads as torch uses (numba's count set for the
+    call and restored after, so that it never changes the count torch reads from the shared
+    OpenMP runtime)."""
     threads = min(torch.get_num_threads(), numba.config.NUMBA_NUM_THREADS)
-    if threads <= 1 or sizes.sum() < PARALLEL_MIN:
+    if threads <= 1 or small:
         launcher(parallel=False)(*arguments)
         return
     previous = numba.get_num_threads()
@@ -279,6 +318,22 @@ def run(
     finally:
         if previous != threads:
             numba.set_num_threads(previous)
+
+
+def bound(kernel, addresses: np.ndarray, sizes: np.ndarray, scalars: np.ndarray) -> Callable[[], None]:
+    """:func:`launch` of ``kernel`` (without reductions) over these arrays, its arguments worked out
+    once: for a caller that keeps the arrays alive and writes a later step's values into them in
+    place (:mod:`adamkit.torch.replay`). Reading five arrays' addresses cost about 4 us a step."""
+    if kernel.reductions:
+        raise ValueError(f"bound: the {kernel.name!r} kernel returns sums; use launch()")
+    arrays = ((addresses, np.int64), (sizes, np.int64), (scalars, scalars.dtype))
+    if not all(a.flags.c_contiguous and a.dtype == dtype for a, dtype in arrays):
+        raise ValueError("bound: the table's arrays must be C-contiguous int64 (scalars: the kernel's dtype)")
+    arguments = table_arguments(
+        entry_point(kernel.entry, scalars.dtype), kept_starts(sizes), addresses, sizes, scalars, BLOCK
+    )
+    small = bool(sizes.sum() < PARALLEL_MIN)
+    return lambda: call(arguments, small)
 
 
 def launch(
@@ -294,7 +349,7 @@ def launch(
     addresses = np.ascontiguousarray(addresses, np.int64)
     sizes = np.ascontiguousarray(sizes, np.int64)
     scalars = np.ascontiguousarray(scalars)
-    starts = block_starts(sizes)
+    starts = kept_starts(sizes)
     sums = np.zeros((starts[-1], kernel.reductions)) if kernel.reductions else None
     run(entry_point(kernel.entry, scalars.dtype), starts, addresses, sizes, scalars, BLOCK, sums)
     return None if sums is None else tensor_totals(sums, starts)
