@@ -34,6 +34,7 @@ import importlib
 import importlib.util
 import sys
 import warnings
+from collections import OrderedDict
 from typing import Any
 
 import numpy as np
@@ -167,7 +168,8 @@ class FusedEngine:
         self.checked: dict[int, Checked] = {}  # by id(param): the parameters found fit (.fit)
         self.shards = None  # the local views of DTensor parameters (adamkit.distributed.shards), once seen
         self.on_reference: set[int] = set()  # ids of the parameters whose last step the reference engine ran
-        self.replays: dict[int, Replay] = {}  # by id(group): its last step, to replay (.replay)
+        #: the groups' last steps, to replay (.replay), by :func:`replay_key`; the latest few only
+        self.replays: OrderedDict[tuple[int, int], Replay] = OrderedDict()
 
     def engine_of(self, param: torch.Tensor) -> str:
         """The engine that ran ``param``'s last step: ``"fused"`` unless the kernels could not take it."""
@@ -179,9 +181,9 @@ class FusedEngine:
             self.reference.step_group(rule, group, state)
             return
         memo: dict[tuple, tuple] = {}  # the kernel and its scalars, once per distinct scalar state
-        replay = self.replays.pop(id(group), None)
+        replay = self.replays.pop(replay_key(group), None)
         if replay is not None and replay.run(group, state, hp, memo):
-            self.replays[id(group)] = replay
+            self.replays[replay_key(group)] = replay
             return
         tables: dict[tuple[torch.device, np.dtype, str], Table] = {}
         updates: list[tuple[Checked, State, State, Table, int]] = []
@@ -250,7 +252,9 @@ class FusedEngine:
             for where, table in tables.items()
         ]
         layout = records[0].layout
-        self.replays[id(group)] = Replay(group["params"], records, self.kernel, kernel, layout, kept)
+        self.replays[replay_key(group)] = Replay(group["params"], records, self.kernel, kernel, layout, kept)
+        if len(self.replays) > KEPT_REPLAYS:
+            self.replays.popitem(last=False)
 
     def local_shard(self, param: torch.Tensor, p_state: State) -> Any:
         """DTensor ``param``'s :class:`adamkit.distributed.shards.Shard` (None: run on the DTensors)."""
@@ -314,6 +318,18 @@ class FusedEngine:
             kernel = self.kernel.choose(current)  # the family's kernel, or its phase's for this tensor
             memo[key] = (kernel, current, *kernel.scalars(hp, current))
         return memo[key]
+
+
+#: replays kept per engine: one per param group, and per subset of one that the low-bit engine hands over
+KEPT_REPLAYS = 16
+
+
+def replay_key(group: dict[str, Any]) -> tuple[int, int]:
+    """A group's key among the replays: its size and first parameter (a parameter belongs to one
+    group). Not the group dict's id: the low-bit engine hands the fused engine a new dict each step
+    with the tensors it keeps in 32 bits; the replay itself checks every parameter."""
+    params = group["params"]
+    return len(params), id(params[0]) if params else 0
 
 
 def launcher(device: str) -> Any:
