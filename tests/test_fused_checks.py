@@ -297,3 +297,64 @@ def test_a_parameter_the_kernels_no_longer_take_drops_its_record():
     assert id(params[0]) not in opt._engine.checked and id(params[1]) in opt._engine.checked
     assert gone() is None
     assert opt.state[params[0]]["exp_avg"].dtype == torch.float16
+
+
+REPLAYED = [
+    ("Adam", {"lr": 0.01}, 32),
+    ("AdamW", {"lr": 0.01, "amsgrad": True}, 32),
+    ("NAdam", {"lr": 0.01}, 32),
+    ("RAdam", {"lr": 0.01}, 32),
+    ("SGD", {"lr": 0.01, "momentum": 0.9}, 32),
+    ("Lion", {"lr": 0.001}, 32),
+    ("AdEMAMix", {"lr": 0.01}, 32),
+    ("Adam", {"lr": 0.01}, 16),
+    ("AdamW", {"lr": 0.01, "amsgrad": True}, 8),
+    ("Lion", {"lr": 0.001}, 8),
+]
+
+
+@pytest.mark.parametrize("algo, kwargs, bits", REPLAYED, ids=[f"{a}-{b}" for a, _, b in REPLAYED])
+def test_a_replayed_step_is_bit_for_bit_the_general_one(algo, kwargs, bits, monkeypatch):
+    """Replays on (the default) and off: the same bits in parameters and state, step after step,
+    with a scheduler changing lr; and the replays did run (no per-tensor lookups after the first step)."""
+    from adamkit.torch import replay as fp32_replay
+    from adamkit.torch.lowbit import engine as lowbit_engine
+    from adamkit.torch.lowbit import replay as lowbit_replay
+
+    replayed = []
+
+    def counting(run):
+        def counted(self, *args):
+            replayed.append(run(self, *args))
+            return replayed[-1]
+
+        return counted
+
+    for cls in (fp32_replay.Replay, lowbit_replay.LowBitReplay):
+        monkeypatch.setattr(cls, "run", counting(cls.run))
+
+    def run(replay: bool):
+        with monkeypatch.context() as patch:
+            if not replay:
+                patch.setattr(fused.FusedEngine, "keep_replay", lambda *a: None)
+                patch.setattr(lowbit_engine.LowBitEngine, "keep_replay", lambda *a: None)
+            gen = torch.Generator().manual_seed(3)
+            params = [torch.nn.Parameter(torch.randn(s, generator=gen)) for s in [(64, 80), (80,), (3,)]]
+            opt = getattr(adamkit.torch, algo)(params, state_bits=bits, **kwargs)
+            scheduler = torch.optim.lr_scheduler.StepLR(opt, step_size=2, gamma=0.5)
+            for _ in range(6):
+                for p in params:
+                    p.grad = torch.randn(p.shape, generator=gen)
+                opt.step()
+                scheduler.step()
+            return params, opt
+
+    params_a, opt_a = run(replay=True)
+    assert replayed.count(True) >= 5  # steps 2 to 6 replayed (a low-bit group: its 32-bit part too)
+    replayed.clear()
+    params_b, opt_b = run(replay=False)
+    assert not replayed
+    for p, q in zip(params_a, params_b, strict=True):
+        assert torch.equal(p, q)
+        for key, value in opt_b.state[q].items():
+            assert torch.equal(torch.as_tensor(opt_a.state[p][key]), torch.as_tensor(value)), key

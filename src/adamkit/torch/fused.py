@@ -44,7 +44,7 @@ from ..distributed import is_dtensor
 from ..rules.spec import Hyper, Rule, State
 from .engine import Engine, ReferenceEngine, fresh_state, plain_hyper
 from .fit import Checked, device_type, from_key, matches, read_scalars, scalar_key, takes
-from .replay import Replay
+from .replay import Replay, keeps
 
 #: rule name -> "module:attribute" of its kernel family (imported on first use: numba is optional).
 KERNELS: dict[str, str] = {
@@ -239,10 +239,9 @@ class FusedEngine:
         kernel without per-tensor sums and one layout of scalar state."""
         records = [checked for checked, *_ in updates]
         kernels = {id(checked.kernel) for checked in records}
-        layouts = {checked.layout for checked in records}
         kernel = records[0].kernel
-        one_kernel = len(kernels) == len(layouts) == 1 and not kernel.reductions and kernel.finish is None
-        if not (one_kernel and Replay.keeps(records)):
+        one_kernel = len(kernels) == 1 and not kernel.reductions and kernel.finish is None
+        if not (one_kernel and keeps(records)):
             return
         rows = {where: [] for where in tables}
         for index, (checked, *_) in enumerate(updates):

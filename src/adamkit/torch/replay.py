@@ -53,64 +53,20 @@ class Replay:
         self.pattern = tuple(t is None for t in records[0].tensors)
         #: per table: the parameters' indices in its rows, its address and scalar arrays, its launch
         self.tables = tables
-        #: per parameter, what its checks compare with (the record's, and its state dict's values)
-        self.rows = [
-            (
-                record.p_state,
-                tuple(record.p_state.values()),
-                record.address,
-                record.dtype,
-                record.shape,
-                record.complex,
-                record.cpu,
-                record.state_tensors,
-                record.state_addresses,
-                tuple(view for _, _, view in record.scalars),
-            )
-            for record in records
-        ]
+        #: per parameter, what its checks compare with (:func:`check_rows`)
+        self.rows = check_rows(records)
         #: the scalar state's NumPy views, per parameter (steps are counted per tensor, as torch does)
         self.steps = [views for *_, views in self.rows]
-
-    @staticmethod
-    def keeps(records: list[Checked]) -> bool:
-        """Whether a step of ``records`` can be replayed: every scalar state is a tensor with a
-        NumPy view (:func:`.fit.numpy_view`: read and written in place), as torch.optim keeps ``step``."""
-        return all(view is not None for record in records for _, _, view in record.scalars)
 
     def run(self, group: dict[str, Any], state: dict, hp: dict[str, Any], memo: dict) -> bool:
         """Replay the step on ``group``; False (having changed nothing) where a check fails."""
         params = group["params"]
         if len(params) != len(self.params) or not all(map(operator.is_, params, self.params)):
             return False
-        grads = []
-        first = None
-        for param, row in zip(params, self.rows, strict=True):
-            p_state, values, address, dtype, shape, complex_, cpu, tensors, addresses, views = row
-            grad = param.grad
-            if not (  # the record's checks (.fit.Checked.scalar_values), then its state's
-                grad is not None
-                and type(grad) in PLAIN_TENSORS
-                and param.data_ptr() == address
-                and state.get(param) is p_state
-                and grad.layout is torch.strided
-                and grad.dtype is dtype
-                and grad.shape == shape
-                and grad.is_contiguous()
-                and not grad.is_neg()
-                and not (complex_ and grad.is_conj())
-                and (grad.is_cpu if cpu else grad.device == param.device)
-                and len(p_state) == len(values)
-                and all(map(operator.is_, p_state.values(), values))
-                and list(map(torch.Tensor.data_ptr, tensors)) == addresses
-            ):
-                return False
-            scalars = tuple(view.item() for view in views)
-            if first is None:
-                first = scalars
-            elif scalars != first:  # steps counted apart (a parameter frozen for a while)
-                return False
-            grads.append(grad.data_ptr())
+        confirmed = confirm(params, self.rows, state)
+        if confirmed is None:
+            return False
+        grads, first = confirmed
         current = from_key(self.layout, first)
         kernel = self.family.choose(current)  # a family with phases (SWATS) may have moved on
         if kernel is not self.kernel:
@@ -135,13 +91,80 @@ class Replay:
         return True
 
     def store(self, new: dict[str, Any]) -> None:
-        """Write the step's new scalar state into every parameter's views (its keys are the layout's)."""
-        names = [key for key in self.layout if not isinstance(key, tuple)]
-        values = [new[key] for key in names] if all(key in new for key in names) else None
-        if values is None or len(new) != len(names):  # other keys: each record writes them itself
-            for record in self.records:
-                record.store(new)
-            return
-        for views in self.steps:
-            for view, value in zip(views, values, strict=True):
-                view[()] = value
+        store(self.records, self.steps, self.layout, new)
+
+
+def store(records: list[Checked], steps: list[tuple], layout: tuple, new: dict[str, Any]) -> None:
+    """Write a step's new scalar state into every parameter's views (``steps``, in ``layout``'s order)."""
+    names = [key for key in layout if not isinstance(key, tuple)]
+    if len(new) != len(names) or not all(key in new for key in names):  # other keys: each record writes
+        for record in records:
+            record.store(new)
+        return
+    values = [new[key] for key in names]
+    for views in steps:
+        for view, value in zip(views, values, strict=True):
+            view[()] = value
+
+
+def keeps(records: list[Checked]) -> bool:
+    """Whether a step of ``records`` can be replayed: one layout of scalar state, every scalar a
+    tensor with a NumPy view (:func:`.fit.numpy_view`: read and written in place), as torch.optim
+    keeps ``step``."""
+    return len({record.layout for record in records}) == 1 and all(
+        view is not None for record in records for _, _, view in record.scalars
+    )
+
+
+def check_rows(records: list[Checked]) -> list[tuple]:
+    """Per record, what :func:`confirm` compares with: its own checks' values and its state dict's objects."""
+    return [
+        (
+            record.p_state,
+            tuple(record.p_state.values()),
+            record.address,
+            record.dtype,
+            record.shape,
+            record.complex,
+            record.cpu,
+            record.state_tensors,
+            record.state_addresses,
+            tuple(view for _, _, view in record.scalars),
+        )
+        for record in records
+    ]
+
+
+def confirm(params: Any, rows: list[tuple], state: dict) -> tuple[list[int], tuple] | None:
+    """For ``params`` and their :func:`check_rows`: the gradients' addresses and the one scalar state
+    they share, if every record's checks still hold (:meth:`.fit.Checked.scalar_values`, then the
+    state's objects and addresses) and every tensor has the same scalar state; else None."""
+    grads = []
+    first = None
+    for param, row in zip(params, rows, strict=True):
+        p_state, values, address, dtype, shape, complex_, cpu, tensors, addresses, views = row
+        grad = param.grad
+        if not (
+            grad is not None
+            and type(grad) in PLAIN_TENSORS
+            and param.data_ptr() == address
+            and state.get(param) is p_state
+            and grad.layout is torch.strided
+            and grad.dtype is dtype
+            and grad.shape == shape
+            and grad.is_contiguous()
+            and not grad.is_neg()
+            and not (complex_ and grad.is_conj())
+            and (grad.is_cpu if cpu else grad.device == param.device)
+            and len(p_state) == len(values)
+            and all(map(operator.is_, p_state.values(), values))
+            and list(map(torch.Tensor.data_ptr, tensors)) == addresses
+        ):
+            return None
+        scalars = tuple(view.item() for view in views)
+        if first is None:
+            first = scalars
+        elif scalars != first:  # steps counted apart (a parameter frozen for a while)
+            return None
+        grads.append(grad.data_ptr())
+    return grads, first

@@ -322,18 +322,38 @@ def call(arguments: tuple[int, ...], small: bool) -> None:
 
 def bound(kernel, addresses: np.ndarray, sizes: np.ndarray, scalars: np.ndarray) -> Callable[[], None]:
     """:func:`launch` of ``kernel`` (without reductions) over these arrays, its arguments worked out
-    once: for a caller that keeps the arrays alive and writes a later step's values into them in
-    place (:mod:`adamkit.torch.replay`). Reading five arrays' addresses cost about 4 us a step."""
+    once (:func:`bind`)."""
     if kernel.reductions:
         raise ValueError(f"bound: the {kernel.name!r} kernel returns sums; use launch()")
-    arrays = ((addresses, np.int64), (sizes, np.int64), (scalars, scalars.dtype))
+    entry = entry_point(kernel.entry, scalars.dtype)
+    return bind(entry, kept_starts(sizes), addresses, sizes, scalars, BLOCK)
+
+
+def bind(
+    entry: int,
+    starts: np.ndarray,
+    addresses: np.ndarray,
+    sizes: np.ndarray,
+    scalars: np.ndarray,
+    block: int,
+    extra: np.ndarray | None = None,
+) -> Callable[[], None]:
+    """:func:`run` with these arguments as a call of no arguments, worked out once: for a caller
+    that keeps the arrays alive and writes a later step's values into them in place
+    (:mod:`adamkit.torch.replay`). Reading five arrays' addresses cost about 4 us a step."""
+    arrays = [(addresses, np.int64), (sizes, np.int64), (starts, np.int64), (scalars, scalars.dtype)]
     if not all(a.flags.c_contiguous and a.dtype == dtype for a, dtype in arrays):
-        raise ValueError("bound: the table's arrays must be C-contiguous int64 (scalars: the kernel's dtype)")
-    arguments = table_arguments(
-        entry_point(kernel.entry, scalars.dtype), kept_starts(sizes), addresses, sizes, scalars, BLOCK
-    )
+        raise ValueError("bind: the table's arrays must be C-contiguous int64 (scalars: the kernel's dtype)")
+    arguments = table_arguments(entry, starts, addresses, sizes, scalars, block, extra)
     small = bool(sizes.sum() < PARALLEL_MIN)
-    return lambda: call(arguments, small)
+
+    def launch() -> None:
+        call(arguments, small)
+
+    # the arguments hold the arrays' addresses: the call keeps the arrays alive (``starts`` may be
+    # a temporary, or evicted from :func:`kept_starts`)
+    launch.arrays = (addresses, sizes, starts, scalars, extra)  # type: ignore[attr-defined]
+    return launch
 
 
 def launch(

@@ -21,6 +21,7 @@ is plain torch and runs anywhere.
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from typing import Any
 
 import torch
@@ -28,6 +29,7 @@ import torch
 from ...distributed import is_dtensor
 from ...rules.spec import Rule, State
 from ..engine import Engine, fresh_state, plain_hyper
+from ..fused import KEPT_REPLAYS, replay_key
 from .state import (
     MOMENTS,
     REDUCING,
@@ -84,6 +86,8 @@ class LowBitEngine:
         self.name = "fused" if self.kernel is not None else "reference"
         self.shards = None  # the local views of DTensor parameters (adamkit.distributed.shards), once seen
         self.ran: dict[int, str] = {}  # by id(param): the engine of its last low-bit step
+        #: the groups' last low-bit steps, to replay (.replay), by :func:`..fused.replay_key`
+        self.replays: OrderedDict[tuple[int, int], Any] = OrderedDict()
 
     def engine_of(self, param: torch.Tensor) -> str:
         """The engine that ran ``param``'s last step (its group's usual engine for 32-bit moments)."""
@@ -97,6 +101,11 @@ class LowBitEngine:
             self.full.step_group(rule, group, state)
             return
         hp = plain_hyper(group)
+        key = replay_key(group)
+        replay = self.replays.pop(key, None)
+        if replay is not None and replay.run(self.kernel, self.full, rule, group, state, hp):
+            self.replays[key] = replay
+            return
         full, fused, reference, shards = [], [], [], []
         for param in group["params"]:
             grad = param.grad
@@ -134,7 +143,9 @@ class LowBitEngine:
                 **{p: state[p] for p in fused if p in state},
                 **local_states(shards),
             }
-            self.kernel.step(rule, fused, hp, states, bits)
+            kept = self.kernel.step(rule, fused, hp, states, bits)
+            if not reference and not shards and len(full) + len(fused) == len(group["params"]):
+                self.keep_replay(key, group, bits, full, fused, kept, hp)
         for param in reference:
             self.ran[id(param)] = "reference"
             if is_dtensor(param):  # the rule on DTensors, the codecs on the local shards
@@ -147,6 +158,17 @@ class LowBitEngine:
             from ...distributed.shards import release
 
             release(shards)
+
+    def keep_replay(
+        self, key: tuple, group: dict, bits: int, full: list, fused: list, kept: Any, hp: dict
+    ) -> None:
+        """Keep a :class:`.replay.LowBitReplay` of a step that ran every tensor on the kernels."""
+        from .replay import LowBitReplay
+
+        if LowBitReplay.keeps(kept):
+            self.replays[key] = LowBitReplay(group["params"], bits, full, fused, kept, self.kernel, hp)
+            if len(self.replays) > KEPT_REPLAYS:
+                self.replays.popitem(last=False)
 
     def local_shard(self, param: torch.Tensor, p_state: State) -> Any:
         """DTensor ``param``'s :class:`adamkit.distributed.shards.Shard` (None: run on the DTensors)."""

@@ -25,7 +25,7 @@ from ...rules.spec import Rule, State
 from ..fit import Checked, plain, takes
 from ..fused import bump_versions, imported
 from ..kernels.contract import FusedKernel
-from ..kernels.jit import entry_point, run
+from ..kernels.jit import bind, entry_point, run
 from . import adam_kernels as kernels
 from . import families
 from .codecs import BLOCK, absmax_key, codes_key, rounding_seed
@@ -35,7 +35,8 @@ from .state import SIGNED_MOMENTS
 FLOAT32 = (np.dtype(np.float32), 1)  # what the kernels compute in, reals per element
 #: device type -> "module:function" running a table of that device's tensors (as the fp32 engine's
 #: :data:`adamkit.torch.fused.LAUNCHERS`); tensors elsewhere take the reference path
-LAUNCHERS: dict[str, str] = {"cpu": "adamkit.torch.lowbit.fused:launch_cpu"}
+CPU_LAUNCHER = "adamkit.torch.lowbit.fused:launch_cpu"
+LAUNCHERS: dict[str, str] = {"cpu": CPU_LAUNCHER}
 if importlib.util.find_spec("triton") is not None:
     LAUNCHERS["cuda"] = "adamkit.torch.gpu.lowbit:launch"
 #: families with kernels on every device of :data:`LAUNCHERS`; the others' run on the CPU only
@@ -150,14 +151,16 @@ class LowBitKernels:
 
     def step(
         self, rule: Rule, params: list[torch.Tensor], hp: dict[str, Any], state: dict, bits: int
-    ) -> None:
+    ) -> Kept | None:
         """One step of ``params`` (all taken by :meth:`takes` at precision ``bits``): one kernel call
-        per device."""
+        per device. Returns what a :class:`.replay.LowBitReplay` keeps of it (None where a moment
+        was born in this step: the records then see state that did not exist yet)."""
         tables: dict[torch.device, Table] = defaultdict(Table)
         written = []
         memo: dict[tuple, tuple] = {}  # the scalars and per-array extras, once per distinct state
         updates = []
         names = self.names(hp)
+        anything_born = False
         for param in params:
             p_state = state[param]
             if not p_state:
@@ -168,6 +171,7 @@ class LowBitKernels:
                 born = tuple(n for n in names if n is not None and not has_moment(p_state, n))
                 for name in born:
                     stored_empty(p_state, name, param, bits)
+                anything_born = anything_born or bool(born)
                 tensors = self.arrays(p_state, hp, bits)
                 checked = self.checked[id(param)] = Checked(rule, param, p_state, self, tensors, FLOAT32)
             current = {key: checked.value(key) for key, _, _ in checked.scalars}
@@ -181,17 +185,22 @@ class LowBitKernels:
                 shift = flat_offset(param)
                 extras = [e if e == families.NEAREST else (e + shift) & 0xFFFFFFFF for e in extras]
             table = tables[param.device]
+            table.rows.append(len(updates))
             table.addresses.append([checked.address, param.grad.data_ptr(), *checked.addresses])
             table.sizes.append(checked.size)
             table.scalars.append(args)
             table.extras.append(extras)
             written.extend(checked.written)
             updates.append((checked, new_scalars))
-        for device, table in tables.items():
-            table.launch(device, self, bits, hp)
+        arrays = [
+            (device, table.rows, *table.launch(device, self, bits, hp)) for device, table in tables.items()
+        ]
         bump_versions(written)  # the kernels wrote the parameters and moments behind autograd's back
         for checked, new_scalars in updates:
             checked.store(new_scalars)
+        if anything_born:
+            return None
+        return Kept([checked for checked, _ in updates], names, arrays, written)
 
     def extras(self, names: tuple[str | None, ...], new_scalars: State, bits: int) -> list[int]:
         """Per state array: at 16 bits its rounding seed (:func:`.codecs.rounding_seed` of the new
@@ -227,28 +236,59 @@ def has_moment(p_state: State, name: str) -> bool:
     return name in p_state or codes_key(name) in p_state
 
 
+class Kept:
+    """What a low-bit step leaves for its replay: the records in the order stepped, the state
+    names, per device ``(device, rows, addresses, sizes, scalars, extras)``, what the kernels wrote."""
+
+    def __init__(self, records: list[Checked], names: tuple, tables: list, written: list) -> None:
+        self.records, self.names, self.tables, self.written = records, names, tables, written
+
+
 class Table:
     """The tensors of one device that one kernel call updates: a row each."""
 
     def __init__(self) -> None:
+        self.rows: list[int] = []  # the rows' indices among the step's parameters
         self.addresses: list[list[int]] = []
         self.sizes: list[int] = []
         self.scalars: list[tuple] = []
         self.extras: list[list[int]] = []
 
-    def launch(self, device: torch.device, family: LowBitKernels, precision: int, hp: dict[str, Any]) -> None:
-        """Run the table with its device's launcher (:data:`LAUNCHERS`; the CPU's for a family
-        with kernels on the CPU only)."""
-        launcher = imported(LAUNCHERS[device.type]) if family.name in EVERY_DEVICE else launch_cpu
-        launcher(
-            family.entry(precision, hp.get("amsgrad", False)),
-            precision,
+    def launch(
+        self, device: torch.device, family: LowBitKernels, precision: int, hp: dict[str, Any]
+    ) -> tuple[np.ndarray, ...]:
+        """Run the table with its device's launcher (:func:`launch_table`); returns its arrays
+        (addresses, sizes, scalars, extras)."""
+        arrays = (
             np.array(self.addresses, np.int64),
             np.array(self.sizes, np.int64),
             np.array(self.scalars, np.float64).astype(np.float32),  # as torch casts a Python float
             np.array(self.extras, np.uint64),
-            device,
         )
+        launch_table(device, family, precision, hp, arrays)
+        return arrays
+
+
+def bound_table(
+    device: torch.device, family: LowBitKernels, precision: int, hp: dict[str, Any], arrays: tuple
+) -> Any:
+    """:func:`launch_table` of these ``arrays`` as a call of no arguments: on the CPU its launch
+    arguments worked out once (:func:`adamkit.torch.kernels.jit.bind`), for a replay that writes
+    later steps' values into the arrays in place."""
+    addresses, sizes, scalars, extras = arrays
+    if device.type != "cpu" or LAUNCHERS["cpu"] != CPU_LAUNCHER:
+        return lambda: launch_table(device, family, precision, hp, arrays)
+    entry = entry_point(family.entry(precision, hp.get("amsgrad", False)), np.float32)
+    return bind(entry, kernels.unit_starts(sizes), addresses, sizes, scalars, kernels.UNIT, extras)
+
+
+def launch_table(
+    device: torch.device, family: LowBitKernels, precision: int, hp: dict[str, Any], arrays: tuple
+) -> None:
+    """Run a table's ``arrays`` (addresses, sizes, scalars, extras) with its device's launcher
+    (:data:`LAUNCHERS`; the CPU's for a family with kernels on the CPU only)."""
+    launcher = imported(LAUNCHERS[device.type]) if family.name in EVERY_DEVICE else launch_cpu
+    launcher(family.entry(precision, hp.get("amsgrad", False)), precision, *arrays, device)
 
 
 def launch_cpu(
