@@ -103,6 +103,29 @@ def test_gradients_through_steps_equal_torch_optim(name, hyper, wrt):
         torch.testing.assert_close(a, b, rtol=1e-9, atol=1e-12)
 
 
+def test_nadam_under_a_float32_default_steps_as_torch_optims():
+    """torch.optim's differentiable NAdam takes its step sizes from the ``mu_product`` tensor, float32
+    under the default dtype even for float64 parameters; ours did in float64 (5.6e-9 apart in 200
+    steps), and now computes from that tensor too. Its gradients follow (1e-11 here)."""
+    torch.set_default_dtype(torch.float32)  # the fixture restores the caller's default after the test
+    hyper = dict(lr=0.01, weight_decay=0.1)
+    runs = []
+    for cls in (ak.NAdam, torch.optim.NAdam):
+        p0 = torch.linspace(-1.5, 1.2, 6, dtype=torch.float64).requires_grad_()
+        p = p0.clone()
+        opt = cls([p], **hyper, differentiable=True)
+        for _ in range(200):
+            q = p.clone()
+            (p.grad,) = torch.autograd.grad(((q**4).sum() / 4 - q.sum()), q, create_graph=True)
+            opt.step()
+        (meta,) = torch.autograd.grad((p**2).sum(), p0)
+        runs.append((p.detach(), opt.state[p]["mu_product"], meta))
+    (ours, ours_mu, ours_meta), (theirs, theirs_mu, theirs_meta) = runs
+    assert ours_mu.dtype == theirs_mu.dtype == torch.float32 and torch.equal(ours_mu, theirs_mu)
+    torch.testing.assert_close(ours, theirs, rtol=1e-14, atol=0)
+    torch.testing.assert_close(ours_meta, theirs_meta, rtol=1e-11, atol=0)
+
+
 BETAS = {"Adam", "AdamW", "Adamax", "NAdam", "RAdam", "SWATS"}
 
 

@@ -4,6 +4,7 @@ state_bits edited in param_groups, the NumPy front end; and torch.optim's layout
 from __future__ import annotations
 
 import re
+from functools import partial
 
 import numpy as np
 import pytest
@@ -13,7 +14,7 @@ import adamkit.numpy
 import adamkit.torch as ak
 from cases import ALGORITHMS, BAD_INPUTS
 from cases.robust import TORCH_BAD_INPUTS
-from harness import training
+from harness import make_torch_run, state_diffs, torch_steps, training
 from snapshots import assert_same, snapshot
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")  # small tensors: threads only contend
@@ -104,6 +105,76 @@ def test_sgd_without_momentum_saves_no_state_like_torch():
     with_momentum = ak.SGD(params, lr=0.1, momentum=0.9)
     run_steps(with_momentum, params, 0, 1)
     assert sorted(with_momentum.state_dict()["state"]) == [0, 1]
+
+
+NADAMS = {"nadam": dict(lr=0.01), "nadamw": dict(lr=0.01, decoupled_weight_decay=True, weight_decay=0.1)}
+
+
+def mu_products(opt, params):
+    return [opt.state[p]["mu_product"] for p in params if p in opt.state]
+
+
+def assert_mu_products_equal(ours, params_a, theirs, params_b):
+    a, b = mu_products(ours, params_a), mu_products(theirs, params_b)
+    assert [t.dtype for t in a] == [t.dtype for t in b]
+    assert all(torch.equal(x, y) for x, y in zip(a, b, strict=True)), (a, b)
+
+
+@pytest.mark.parametrize("fused", [None, False], ids=["fused", "reference"])
+@pytest.mark.parametrize("name", NADAMS)
+def test_nadam_on_float64_params_follows_torchs_float32_mu_product(name, fused):
+    """Under the default dtype float32, torch.optim.NAdam keeps ``mu_product`` in float32 even for
+    float64 parameters and takes each step's scalars from that rounded product. adamkit kept it
+    exact: its parameters drifted 2.0e-10 (relative) from torch's in these 200 steps, and the
+    stored product was off torch's in over half of the tensor-steps (at every state precision)."""
+    assert torch.get_default_dtype() == torch.float32
+    kwargs = NADAMS[name]
+    pa, ours = make_torch_run(partial(ak.NAdam, fused=fused), kwargs, torch.float64)
+    pb, theirs = make_torch_run(torch.optim.NAdam, kwargs, torch.float64)
+    for step in range(200):
+        torch_steps(pa, ours, 1, start=step)
+        torch_steps(pb, theirs, 1, start=step)
+        assert_mu_products_equal(ours, pa, theirs, pb)  # float32, bit for bit, every step
+    assert ours.engine == ("fused" if fused is None else "reference")
+    diffs = state_diffs(ours, theirs, pa, pb)
+    worst = max(diffs, key=diffs.get)
+    assert diffs[worst] <= 1e-12, f"{worst}: {diffs[worst]:.3e}"
+    saved, torchs = ours.state_dict()["state"], theirs.state_dict()["state"]
+    assert {i: s["mu_product"].dtype for i, s in saved.items()} == {
+        i: s["mu_product"].dtype for i, s in torchs.items()
+    }
+
+
+@pytest.mark.parametrize("fused,bits", [(None, 32), (False, 32), (None, 16), (False, 8)])
+def test_nadam_mu_product_is_torchs_at_every_state_precision(fused, bits):
+    """float32 parameters: the same float32 ``mu_product`` as torch.optim's, bit for bit, each step."""
+    pa, ours = make_torch_run(partial(ak.NAdam, fused=fused, state_bits=bits), NADAMS["nadam"], torch.float32)
+    pb, theirs = make_torch_run(torch.optim.NAdam, NADAMS["nadam"], torch.float32)
+    for step in range(60):
+        torch_steps(pa, ours, 1, start=step)
+        torch_steps(pb, theirs, 1, start=step)
+        assert_mu_products_equal(ours, pa, theirs, pb)
+
+
+def test_nadam_resumed_from_a_checkpoint_continues_as_torch_does():
+    """torch.optim's load casts ``mu_product`` to a float64 parameter's dtype, and its later steps
+    keep it in float64: a loaded adamkit NAdam does the same (it kept the saved float32 before)."""
+    pa, first = make_torch_run(torch.optim.NAdam, NADAMS["nadam"], torch.float64)
+    torch_steps(pa, first, 20)
+    saved = first.state_dict()
+    runs = []
+    for cls in (ak.NAdam, torch.optim.NAdam):
+        params, opt = make_torch_run(cls, NADAMS["nadam"], torch.float64)
+        with torch.no_grad():
+            for p, q in zip(params, pa, strict=True):
+                p.copy_(q)
+        opt.load_state_dict(saved)
+        runs.append((opt, params))
+    (ours, p_ours), (theirs, p_theirs) = runs
+    for step in range(20, 60):
+        torch_steps(p_ours, ours, 1, start=step)
+        torch_steps(p_theirs, theirs, 1, start=step)
+        assert_mu_products_equal(ours, p_ours, theirs, p_theirs)  # float64 after the load, as torch's
 
 
 @pytest.mark.parametrize("algo", ALGORITHMS)

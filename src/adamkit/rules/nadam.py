@@ -21,7 +21,9 @@ The two terms are the Nesterov look-ahead: the current gradient weighted by this
 step's momentum, plus the momentum buffer weighted by the *next* step's. The
 schedule :math:`\mu_t` starts near :math:`\beta_1/2` and rises to :math:`\beta_1`
 (Dozat's "momentum warming"). State keys as torch.optim: ``step``, ``mu_product``
-(:math:`\prod_t`, a scalar), ``exp_avg``, ``exp_avg_sq``.
+(:math:`\prod_t`, a scalar), ``exp_avg``, ``exp_avg_sq``. torch.optim keeps ``mu_product``
+in its scalar dtype (float32 unless the default dtype is float64) and uses the rounded value:
+so does this rule, where the engine hands it over as a float32 (``stored_precision``).
 
 Hyperparameters (torch.optim.NAdam's names and defaults): ``lr`` = 2e-3,
 ``betas`` = (0.9, 0.999), ``eps`` = 1e-8, ``weight_decay`` = 0,
@@ -43,6 +45,8 @@ Example:
 
 from __future__ import annotations
 
+from typing import Any
+
 from .spec import (
     BETA1,
     BETA2,
@@ -60,6 +64,7 @@ from .spec import (
     one_minus_power,
     power,
     signed_grad,
+    times_in_place,
 )
 
 PAPER = "Dozat, 'Incorporating Nesterov Momentum into Adam', ICLR 2016 Workshop"
@@ -70,6 +75,18 @@ MOMENTUM_DECAY = nonneg("momentum_decay", "momentum_decay value")
 def momentum_at(step: float, hp: Hyper) -> float:
     """The warming momentum :math:`\\mu_t = \\beta_1(1 - 0.5 \\cdot 0.96^{t\\psi})`."""
     return hp["betas"][0] * (1.0 - 0.5 * power(0.96, step * hp["momentum_decay"]))
+
+
+def momenta(step: Any, mu_product: Any, hp: Hyper) -> tuple[Any, Any, Any, Any]:
+    r""":math:`\mu_t`, :math:`\mu_{t+1}`, :math:`\prod_t` and :math:`\prod_t\mu_{t+1}` at ``step``
+    :math:`t`, from the stored product :math:`\prod_{t-1}` (``mu_product``).
+
+    :math:`\prod_t` is updated as torch.optim updates its tensor in place, at the precision it is
+    stored in (:func:`.spec.times_in_place`); the product one step ahead is never stored.
+    """
+    mu, mu_next = momentum_at(step, hp), momentum_at(step + 1, hp)
+    mu_product = times_in_place(mu_product, mu)
+    return mu, mu_next, mu_product, mu_product * mu_next
 
 
 def init(param: Array, hp: Hyper) -> State:
@@ -89,9 +106,7 @@ def update(param: Array, grad: Array, state: State, hp: Hyper) -> tuple[Array, S
     param, grad = apply_weight_decay(param, grad, hp)
 
     step = state["step"] + 1
-    mu, mu_next = momentum_at(step, hp), momentum_at(step + 1, hp)
-    mu_product = state["mu_product"] * mu
-    mu_product_next = mu_product * mu_next
+    mu, mu_next, mu_product, mu_product_next = momenta(step, state["mu_product"], hp)
 
     exp_avg = lerp(state["exp_avg"], grad, 1 - beta1)
     exp_avg_sq = state["exp_avg_sq"] * beta2 + (1 - beta2) * (grad * grad)
@@ -125,5 +140,6 @@ NADAM = Rule(
     init=init,
     update=update,
     scalar_state=("step", "mu_product"),
+    stored_precision=("mu_product",),
     paper=PAPER,
 )

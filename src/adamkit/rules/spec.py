@@ -10,7 +10,8 @@ the few functions that all these modules share (``sqrt``, ``maximum``, ``abs``,
 ``zeros_like``, ``full_like``, ``sum``, ``where``), looked up through :func:`namespace`.
 
 Scalars (the learning rate, ``step``, Nadam's ``mu_product``) are Python numbers for
-the NumPy and torch front ends, and 0-d backend tensors under Keras, whose compiled
+the NumPy and torch front ends (or a NumPy float32 where torch stores one so: see
+``Rule.stored_precision``), and 0-d backend tensors under Keras, whose compiled
 steps (``tf.function``, ``jax.jit``, ``torch.compile``) cannot read a value on the host.
 So a rule never calls ``float()`` on a scalar and never branches on one with ``if``:
 :func:`sqrt` takes the root of either kind, and :func:`choose` is an ``if`` for a
@@ -149,6 +150,12 @@ class Rule:
       update: ``update(param, grad, state, hp) -> (new_param, new_state)``: pure,
         never writes into its arguments.
       scalar_state: state keys that hold numbers rather than arrays.
+      stored_precision: the scalar state whose storage rounds it (NAdam's ``mu_product``):
+        torch.optim keeps it in a 0-dim tensor of its scalar dtype (float32 unless the default
+        dtype is float64) and updates it in place, so each step's new value is rounded to that
+        dtype before the step uses it. The torch engines hand these keys to ``update`` as a
+        NumPy float32 when so stored, and the rule updates them with :func:`times_in_place`;
+        elsewhere (float64 storage, the NumPy front end) they are plain numbers.
       paper: the reference.
       extra_checks: checks across several hyperparameters (``nesterov`` needs momentum).
       sparse_hyper: how the rule takes sparse gradients (``nn.Embedding(sparse=True)``):
@@ -165,6 +172,7 @@ class Rule:
     init: Callable[[Array, Hyper], State]
     update: Callable[[Array, Array, State, Hyper], tuple[Array, State]]
     scalar_state: tuple[str, ...] = ("step",)
+    stored_precision: tuple[str, ...] = ()
     paper: str = ""
     extra_checks: tuple[Callable[[Hyper], None], ...] = field(default=())
     sparse_hyper: Mapping[str, Any] | None = None
@@ -238,6 +246,21 @@ def lerp(a: Array, b: Array, weight: float) -> Array:
 def is_number(x: Any) -> bool:
     """Whether ``x`` is a host number (Python or NumPy scalar) rather than a backend tensor."""
     return isinstance(x, int | float | np.generic)
+
+
+def times_in_place(stored: Any, factor: Any) -> Any:
+    """``stored * factor`` as torch's in-place ``stored *= factor`` leaves a 0-dim state tensor.
+
+    A NumPy float32 (scalar state a torch engine read from a float32 tensor: see
+    ``Rule.stored_precision``) is multiplied in float32 with ``factor`` rounded to float32 first,
+    as torch casts a Python number to the tensor's dtype; the product comes back as a Python
+    float, the value the tensor then holds, so that what the step computes from it is in float64
+    as torch computes it from ``.item()``. Anything else (Python floats, float64, tensors) is
+    multiplied as it is.
+    """
+    if isinstance(stored, np.float32) and is_number(factor):
+        return float(stored * np.float32(factor))
+    return stored * factor
 
 
 def sqrt(x: Any) -> Any:

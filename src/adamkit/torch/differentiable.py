@@ -55,13 +55,15 @@ def recorded_hyper(group: dict[str, Any]) -> dict[str, Any]:
 def read_recorded(rule: Rule, state: State) -> State:
     """The stored state as the rule reads it, cloned: the rule's graph must not see the writes.
 
-    Scalar state becomes a Python number unless it carries autograd history.
+    Scalar state becomes a Python number unless it carries autograd history or its stored
+    precision matters (``rule.stored_precision``: torch.optim's differentiable NAdam computes its
+    step sizes from the 0-dim ``mu_product`` tensor, in its dtype).
     """
     out: State = {}
     for key, v in state.items():
         if not isinstance(v, torch.Tensor):
             out[key] = v
-        elif key in rule.scalar_state and not v.requires_grad:
+        elif key in rule.scalar_state and not v.requires_grad and key not in rule.stored_precision:
             out[key] = v.item()
         else:
             out[key] = real_view(v).clone()

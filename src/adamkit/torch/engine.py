@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
+import numpy as np
 import torch
 
 from ..rules.spec import Rule, State
@@ -47,12 +48,23 @@ def fresh_state(rule: Rule, param: torch.Tensor, hp: dict[str, Any]) -> State:
     return state
 
 
+def scalar_number(rule: Rule, key: str, value: torch.Tensor) -> float | np.float32:
+    """Scalar state ``key``, held in the 0-dim tensor ``value``, as the rule reads it: a Python
+    float, but a NumPy float32 for a key of ``rule.stored_precision`` stored in float32 (the rule
+    then rounds its update as torch.optim's in-place update of that tensor does)."""
+    number = value.item()
+    if key in rule.stored_precision and value.dtype == torch.float32:
+        return np.float32(number)
+    return number
+
+
 def read_state(rule: Rule, state: State) -> State:
-    """The stored state as the rule reads it: 0-dim scalar tensors as floats, complex as real."""
+    """The stored state as the rule reads it: 0-dim scalar tensors as numbers (:func:`scalar_number`),
+    complex as real."""
     out: State = {}
     for key, value in state.items():
         if key in rule.scalar_state and isinstance(value, torch.Tensor):
-            out[key] = value.item()
+            out[key] = scalar_number(rule, key, value)
         elif isinstance(value, torch.Tensor):
             out[key] = real_view(value)
         else:

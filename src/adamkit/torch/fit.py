@@ -30,6 +30,7 @@ import numpy as np
 import torch
 
 from ..rules.spec import Rule, State
+from .engine import scalar_number
 
 PLAIN_TENSORS = (torch.Tensor, torch.nn.Parameter)
 
@@ -73,13 +74,14 @@ def matches(t: torch.Tensor, param: torch.Tensor, devices: Collection[str]) -> b
 
 def read_scalars(rule: Rule, p_state: State) -> State:
     """The state as :meth:`.kernels.contract.FusedKernel.scalars` reads it: the rule's scalars as
-    Python floats, array entries as ``True`` (or ``None`` where stored so): the scalars may depend
-    on whether a state exists yet (SGD's momentum buffer), never on its values.
+    Python floats (NumPy float32s where :func:`.engine.scalar_number` says so), array entries as
+    ``True`` (or ``None`` where stored so): the scalars may depend on whether a state exists yet
+    (SGD's momentum buffer), never on its values.
     """
     out = {}
     for key, value in p_state.items():
         if key in rule.scalar_state:
-            out[key] = value.item() if isinstance(value, torch.Tensor) else value
+            out[key] = scalar_number(rule, key, value) if isinstance(value, torch.Tensor) else value
         else:
             out[key] = None if value is None else True
     return out
@@ -87,8 +89,17 @@ def read_scalars(rule: Rule, p_state: State) -> State:
 
 def scalar_key(rule: Rule, current: State) -> tuple[tuple, tuple]:
     """``current`` (:func:`read_scalars`) as ``(layout, values)``: the keys in order (array keys with
-    their ``True``/``None``), and the scalars' values. Equal keys give equal kernel scalars."""
-    layout = tuple(key if key in rule.scalar_state else (key, value) for key, value in current.items())
+    their ``True``/``None``, float32 scalars with ``np.float32``), and the scalars' values. Equal keys
+    give equal kernel scalars. A scalar's precision is in the layout, which is fixed per record, so
+    that :meth:`Checked.scalar_values` reads every scalar as a Python float."""
+    layout = tuple(
+        (key, value)
+        if key not in rule.scalar_state
+        else (key, np.float32)
+        if isinstance(value, np.float32)
+        else key
+        for key, value in current.items()
+    )
     return layout, tuple(value for key, value in current.items() if key in rule.scalar_state)
 
 
@@ -96,10 +107,12 @@ def from_key(layout: tuple, values: tuple) -> State:
     """The state :func:`scalar_key` made ``(layout, values)`` of."""
     out, scalars = {}, iter(values)
     for entry in layout:
-        if isinstance(entry, tuple):
-            out[entry[0]] = entry[1]
-        else:
+        if isinstance(entry, str):
             out[entry] = next(scalars)
+        elif entry[1] is np.float32:  # a scalar read at its stored precision
+            out[entry[0]] = np.float32(next(scalars))
+        else:
+            out[entry[0]] = entry[1]
     return out
 
 
@@ -131,6 +144,7 @@ class Checked:
         "layout",
         "scalars",
         "views",
+        "rounded",
         "written",
         "where",
         "size",
@@ -157,6 +171,8 @@ class Checked:
             if key in rule.scalar_state
         )
         self.views = {key: view for key, _, view in self.scalars if view is not None}
+        #: the scalars :meth:`value` reads as NumPy float32s (:func:`.engine.scalar_number`)
+        self.rounded = frozenset(e[0] for e in self.layout if isinstance(e, tuple) and e[1] is np.float32)
         # a view keeps pointing at the memory it was made on: its tensor's address is checked too
         scalar_tensors = [t for _, t, view in self.scalars if view is not None]
         self.state_tensors += scalar_tensors
@@ -205,9 +221,10 @@ class Checked:
         caller that confirmed the record this step (:meth:`scalar_values`)."""
         view = self.views.get(key)
         if view is not None:
-            return view.item()
+            return view[()] if key in self.rounded else view.item()
         value = self.p_state[key]
-        return value.item() if isinstance(value, torch.Tensor) else value
+        number = value.item() if isinstance(value, torch.Tensor) else value
+        return np.float32(number) if key in self.rounded else number
 
     def holds(self, kernel: Any, tensors: tuple) -> bool:
         """Whether ``kernel`` and its state ``tensors`` are those checked (same objects, same memory;

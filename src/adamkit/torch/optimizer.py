@@ -160,7 +160,10 @@ class RuleOptimizer(torch.optim.Optimizer):
 
         torch.optim casts every floating state tensor but ``step`` to its parameter's dtype;
         a rule's other scalars (NAdam's ``mu_product``, SWATS's switch rate) would lose
-        precision in a bfloat16 model, so they are restored as saved.
+        precision in a bfloat16 model, so they are restored as saved. Scalars whose stored
+        precision the update follows (``rule.stored_precision``: NAdam's ``mu_product``) take
+        torch's cast for a float32 or float64 parameter, so that the steps after a load are
+        torch.optim's (a float64 model's ``mu_product`` continues in float64).
 
         Moments are put at this optimizer's ``state_bits`` (each group keeps its own), from
         whatever precision they were saved in (:mod:`adamkit.torch.lowbit.convert`).
@@ -194,6 +197,9 @@ class RuleOptimizer(torch.optim.Optimizer):
         params = [p for group in self.param_groups for p in group["params"]]
         for i, param in zip(ids, params, strict=True):
             for key, value in saved.get(i, {}).items():
+                # (`saved` holds clones: torch's load may give this optimizer the checkpoint's tensors)
+                if key in self.rule.stored_precision and param.dtype in (torch.float32, torch.float64):
+                    value = value.to(param.dtype)  # torch.optim's cast, which its later steps follow
                 self.state[param][key] = value.to(device=param.device)
         for i, param, param_bits in zip(ids, params, lowbit.bits_per_param(self.param_groups), strict=True):
             if moments.get(i):

@@ -96,7 +96,8 @@ class Replay:
 
 def store(records: list[Checked], steps: list[tuple], layout: tuple, new: dict[str, Any]) -> None:
     """Write a step's new scalar state into every parameter's views (``steps``, in ``layout``'s order)."""
-    names = [key for key in layout if not isinstance(key, tuple)]
+    # the scalar entries of the layout: a name, or (name, np.float32) for one stored rounded (.fit.scalar_key)
+    names = [entry if isinstance(entry, str) else entry[0] for entry in layout if scalar_entry(entry)]
     if len(new) != len(names) or not all(key in new for key in names):  # other keys: each record writes
         for record in records:
             record.store(new)
@@ -105,6 +106,11 @@ def store(records: list[Checked], steps: list[tuple], layout: tuple, new: dict[s
     for views in steps:
         for view, value in zip(views, values, strict=True):
             view[()] = value
+
+
+def scalar_entry(entry: Any) -> bool:
+    """Whether a layout entry (:func:`.fit.scalar_key`) is scalar state, not an array's presence."""
+    return isinstance(entry, str) or entry[1] is np.float32
 
 
 def keeps(records: list[Checked]) -> bool:

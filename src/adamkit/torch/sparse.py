@@ -36,7 +36,7 @@ from typing import Any
 import torch
 
 from ..rules.spec import Rule, State
-from .engine import fresh_state
+from .engine import fresh_state, scalar_number
 
 
 def check_sparse_support(rule: Rule, hp: dict[str, Any]) -> None:
@@ -76,7 +76,7 @@ def step_sparse(
     row_state: State = {}
     for key, value in state.items():
         if key in rule.scalar_state:
-            row_state[key] = value.item() if isinstance(value, torch.Tensor) else value
+            row_state[key] = scalar_number(rule, key, value) if isinstance(value, torch.Tensor) else value
         else:
             row_state[key] = value[rows]
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ...rules.nadam import momentum_at
+from ...rules.nadam import momenta
 from ...rules.spec import Hyper, State
 from .contract import FusedKernel, decay_scalars
 from .jit import block_kernel, decayed, locate, memory_at, table
@@ -91,12 +91,11 @@ def arrays(state: State, param, hp: Hyper) -> tuple:
 
 
 def scalars(hp: Hyper, state: State) -> tuple[tuple, State]:
-    """The rule's scalars (:func:`adamkit.rules.nadam.update`), in Python float64."""
+    """The rule's scalars (:func:`adamkit.rules.nadam.update`), in Python float64 from ``mu_product``
+    at its stored precision (:func:`adamkit.rules.nadam.momenta`)."""
     lr, (beta1, beta2) = hp["lr"], hp["betas"]
     step = state["step"] + 1
-    mu, mu_next = momentum_at(step, hp), momentum_at(step + 1, hp)
-    mu_product = state["mu_product"] * mu
-    mu_product_next = mu_product * mu_next
+    mu, mu_next, mu_product, mu_product_next = momenta(step, state["mu_product"], hp)
     args = (
         *decay_scalars(hp),  # 0-3: sign, l2, weight_decay, decay
         1 - float(beta1),  # 4

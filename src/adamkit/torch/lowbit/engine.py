@@ -28,7 +28,7 @@ import torch
 
 from ...distributed import is_dtensor
 from ...rules.spec import Rule, State
-from ..engine import Engine, fresh_state, plain_hyper
+from ..engine import Engine, fresh_state, plain_hyper, scalar_number
 from ..fused import KEPT_REPLAYS, replay_key
 from .state import (
     MOMENTS,
@@ -258,7 +258,7 @@ def decoded_state(rule: Rule, p_state: State, dtype: torch.dtype, moments: bool 
     out: State = {}
     for key, value in p_state.items():
         if key in rule.scalar_state and isinstance(value, torch.Tensor):
-            out[key] = value.item()
+            out[key] = scalar_number(rule, key, value)
         elif not isinstance(value, torch.Tensor):
             out[key] = value
     for name in MOMENTS[rule.name] if moments else ():
