@@ -169,7 +169,8 @@ class RuleOptimizer(keras.optimizers.Optimizer):
         grad = as_dtype(keras.ops.convert_to_tensor(gradient), dtype)
         param = as_dtype(value_of(variable), dtype)
         with outside_autograd():
-            new_param, new_state = self.rule.update(param, grad, state, hp)
+            start, state, hp = self.started(param, state, hp)
+            new_param, new_state = self.rule.update(start, grad, state, hp)
         unknown = set(new_state) - set(slots)
         if unknown:
             raise RuntimeError(
@@ -177,6 +178,13 @@ class RuleOptimizer(keras.optimizers.Optimizer):
                 "the Keras front end makes every state variable at build time"
             )
         return param, state, new_param, new_state
+
+    def started(
+        self, param: Any, state: dict[str, Any], hp: dict[str, Any]
+    ) -> tuple[Any, dict[str, Any], dict[str, Any]]:
+        """The parameter, state and hyperparameters the rule's update reads (a subclass completes a
+        fresh state here); ``rule_step`` returns the stored parameter and the completed state."""
+        return param, state, hp
 
     def assign_step(self, variable: Any, new_param: Any, new_state: Mapping[str, Any]) -> None:
         """Write a step's new value of ``variable`` and its new state."""

@@ -96,16 +96,28 @@ class ScheduleFreeAdamW(RuleOptimizer):
         }
 
     def decays_in_rule(self) -> bool:
-        return self.convention == "torch"
+        # always: the decay of Keras's convention must come after z takes its start (see started)
+        return True
 
     def _add_state(self, variable: keras.Variable, hp: Any) -> dict[str, keras.Variable]:
         slots = super()._add_state(variable, hp)
-        # z starts at the variable (the rule's init copies the parameter; the stand-in had no value)
-        slots["z"].assign(variable)
         start = keras.initializers.Constant(0.0)
         name = f"{state_prefix(variable)}_{EVALUATING}"
         slots[EVALUATING] = self.add_variable((), start, compute_dtype(variable), name=name)
         return slots
+
+    def started(
+        self, param: Any, state: dict[str, Any], hp: dict[str, Any]
+    ) -> tuple[Any, dict[str, Any], dict[str, Any]]:
+        # z starts at the variable (the rule's init copies the parameter), read at the first step:
+        # build had a stand-in without a value, and TensorFlow may build inside its traced step.
+        fresh = state["step"] == 0
+        state = {**state, "z": choose(fresh, lambda: param * 1.0, lambda: state["z"])}
+        if self.convention == "keras" and hp["weight_decay"]:
+            # Keras's decoupled decay of y before the step (its base class's, which z must not see)
+            param = param * (1 - hp["lr"] * hp["weight_decay"])
+            hp = {**hp, "weight_decay": 0.0}
+        return param, state, hp
 
     def update_step(self, gradient: Any, variable: Any, learning_rate: Any) -> None:
         param, state, new_param, new_state = self.rule_step(gradient, variable, learning_rate)
@@ -137,8 +149,8 @@ class ScheduleFreeAdamW(RuleOptimizer):
         if not self.built:  # no step taken: x = y = z, nothing to move
             return
         for variable, slots in zip(self._trainable_variables, self._rule_state, strict=True):
-            if slots is None or is_evaluating(slots) == evaluating:
-                continue
+            if slots is None or is_evaluating(slots) == evaluating or not has_stepped(slots):
+                continue  # (before its first step a variable is x = y = z: nothing to move)
             dtype = compute_dtype(variable)
             z = as_dtype(value_of(slots["z"]), dtype)
             moved = to(as_dtype(value_of(variable), dtype), z, self.beta_1)
@@ -150,3 +162,8 @@ class ScheduleFreeAdamW(RuleOptimizer):
 def is_evaluating(slots: dict[str, keras.Variable]) -> bool:
     """Whether a variable holds the average x (its flag read on the host: eager only)."""
     return bool(np.asarray(keras.ops.convert_to_numpy(slots[EVALUATING].value)) > 0.5)
+
+
+def has_stepped(slots: dict[str, keras.Variable]) -> bool:
+    """Whether a variable's state has taken a step (``z`` is set from its first)."""
+    return bool(np.asarray(keras.ops.convert_to_numpy(slots["step"].value)) > 0)
