@@ -5,7 +5,8 @@ other front end).
   ScheduleFreeAdamW against Keras's classes of the same name (arguments matched explicitly); all
   six (and ``cautious=True``, ``convention="torch"``) against adamkit.torch's optimizers.
 * Schedule-Free in ``model.fit``: the model holds the average x after ``fit`` (what
-  ``evaluate`` scores), as adamkit.torch's after ``eval()``; a later ``fit`` moves it back.
+  ``evaluate`` scores), as adamkit.torch's after ``eval()``; a later ``fit`` moves it back; with
+  the ``ScheduleFreeEval`` callback validation scores x and no batch is lost between fits.
 * ``model.fit`` compiled on TensorFlow (graph and XLA), JAX (jit) and torch (``torch.compile``)
   in child processes (Keras picks its backend at import): within 1e-4 of Keras's own class or of
   the same network trained by a torch loop with adamkit.torch.
@@ -273,6 +274,23 @@ def test_schedule_free_eval_train_round_trip_and_continue():
     assert rel_diff(again.get_weights(), by_hand.get_weights()) < 1e-6
     steps = [int(s["step"].numpy()) for s in again.optimizer._rule_state]
     assert steps == [5] * 4  # 3 + 2: the moving batch is not counted
+
+
+def test_schedule_free_callback_validates_at_the_average_and_loses_no_batch():
+    model = model_for(ak.ScheduleFreeAdamW(learning_rate=0.02))
+    callback = ak.ScheduleFreeEval()
+    history = model.fit(X, Y, epochs=2, batch_size=32, shuffle=False, verbose=0, validation_data=(X, Y),
+                        callbacks=[callback])
+    model.fit(X, Y, epochs=1, batch_size=32, shuffle=False, verbose=0, callbacks=[callback])
+    expected, expected_loss = torch_trained(akt.ScheduleFreeAdamW, 3, lr=0.02)  # 3 epochs, no batch lost
+    assert rel_diff(model.get_weights(), expected) < 1e-5
+    assert model.evaluate(X, Y, batch_size=96, verbose=0, callbacks=[callback]) == pytest.approx(
+        expected_loss, rel=1e-5
+    )
+    _, after_two = torch_trained(akt.ScheduleFreeAdamW, 2, lr=0.02)
+    assert history.history["val_loss"][-1] == pytest.approx(after_two, rel=1e-5)  # validation saw x
+    with pytest.raises(ValueError, match="ScheduleFreeAdamW"):
+        model_for(ak.Lion()).fit(X, Y, epochs=1, verbose=0, callbacks=[ak.ScheduleFreeEval()])
 
 
 def test_schedule_free_refuses_ema():

@@ -25,7 +25,8 @@ epsilon goes, Nadam's momentum schedule, RMSprop's and Adagrad's root),
 
 The modern family: ``Lion``, ``Lamb``, ``Adafactor`` and ``ScheduleFreeAdamW`` with Keras's
 arguments and arithmetic (see :mod:`.modern` and :mod:`.schedulefree`: after ``model.fit``
-the Schedule-Free model holds its average, for ``evaluate``); ``AdEMAMix`` and ``AdaBelief``,
+the Schedule-Free model holds its average, for ``evaluate``; the :class:`ScheduleFreeEval`
+callback evaluates the average during ``fit`` too); ``AdEMAMix`` and ``AdaBelief``,
 which Keras lacks, compute adamkit's rules as :mod:`adamkit.torch` does. ``cautious=True``
 on ``Lion`` and ``AdEMAMix``.
 
@@ -71,7 +72,7 @@ from .adam_variants import SWATS, Adamax, Nadam, RAdam  # noqa: E402
 from .baselines import SGD, Adadelta, Adagrad, RMSprop  # noqa: E402
 from .modern import AdaBelief, Adafactor, AdEMAMix, Lamb, Lion  # noqa: E402
 from .optimizer import RuleOptimizer  # noqa: E402
-from .schedulefree import ScheduleFreeAdamW  # noqa: E402
+from .schedulefree import ScheduleFreeAdamW, ScheduleFreeEval  # noqa: E402
 from .schedules import ScheduledRate  # noqa: E402
 
 #: The optimizers by lower-case name, as keras.optimizers.get knows its own.
@@ -144,6 +145,7 @@ __all__ = [
     "RMSprop",
     "RuleOptimizer",
     "ScheduleFreeAdamW",
+    "ScheduleFreeEval",
     "ScheduledRate",
     "get",
 ]

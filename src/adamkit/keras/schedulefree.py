@@ -12,7 +12,8 @@ them back to :math:`y`: it spends its batch on that (the gradient it gets was ta
 that continues a previous one trains on one batch less. ``optimizer.train()`` before ``fit``
 moves them back at once and loses nothing; ``optimizer.eval()`` moves them to :math:`x` by hand
 (both as in ``schedulefree`` and :class:`adamkit.torch.ScheduleFreeAdamW`; each does nothing when
-the variables are there already).
+the variables are there already). The :class:`ScheduleFreeEval` callback does both around every
+``fit`` and evaluation, validation inside ``fit`` included.
 """
 
 from __future__ import annotations
@@ -167,3 +168,45 @@ def is_evaluating(slots: dict[str, keras.Variable]) -> bool:
 def has_stepped(slots: dict[str, keras.Variable]) -> bool:
     """Whether a variable's state has taken a step (``z`` is set from its first)."""
     return bool(np.asarray(keras.ops.convert_to_numpy(slots["step"].value)) > 0)
+
+
+class ScheduleFreeEval(keras.callbacks.Callback):
+    """Puts a :class:`ScheduleFreeAdamW` model at its average :math:`x` for every evaluation and at
+    :math:`y` for training: ``model.fit(..., validation_data=..., callbacks=[ScheduleFreeEval()])``.
+
+    Without it, validation inside ``fit`` scores the gradient point :math:`y` (as Keras's own
+    class does), and a ``fit`` that continues a previous one spends its first batch moving the
+    model back to :math:`y`. With it, ``fit`` starts at :math:`y` (``optimizer.train()``), each
+    validation runs at :math:`x` and training resumes at :math:`y` after it, and the model holds
+    :math:`x` when ``fit`` ends; ``model.evaluate(..., callbacks=[ScheduleFreeEval()])`` scores
+    :math:`x` too. Like Keras's ``SwapEMAWeights`` it moves the variables in place.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._training = False
+
+    def _optimizer(self) -> ScheduleFreeAdamW:
+        optimizer = getattr(self.model, "optimizer", None)
+        optimizer = getattr(optimizer, "inner_optimizer", optimizer)  # under a LossScaleOptimizer
+        if not isinstance(optimizer, ScheduleFreeAdamW):
+            raise ValueError(
+                f"Invalid optimizer (model.optimizer): {type(optimizer).__name__} (ScheduleFreeEval needs "
+                "adamkit.keras.ScheduleFreeAdamW)"
+            )
+        return optimizer
+
+    def on_train_begin(self, logs: dict | None = None) -> None:
+        self._training = True
+        self._optimizer().train()
+
+    def on_train_end(self, logs: dict | None = None) -> None:
+        self._training = False
+        self._optimizer().eval()  # (fit's end has done it already; for a fit stopped early too)
+
+    def on_test_begin(self, logs: dict | None = None) -> None:
+        self._optimizer().eval()
+
+    def on_test_end(self, logs: dict | None = None) -> None:
+        if self._training:  # validation inside fit: back to the gradient point
+            self._optimizer().train()
