@@ -9,7 +9,8 @@ other front end).
   the ``ScheduleFreeEval`` callback validation scores x and no batch is lost between fits.
 * ``model.fit`` compiled on TensorFlow (graph and XLA), JAX (jit) and torch (``torch.compile``)
   in child processes (Keras picks its backend at import): within 1e-4 of Keras's own class or of
-  the same network trained by a torch loop with adamkit.torch.
+  the same network trained by a torch loop with adamkit.torch (Schedule-Free validated between
+  epochs through ``ScheduleFreeEval``).
 """
 
 from __future__ import annotations
@@ -357,7 +358,11 @@ def trained(optimizer):
     model = keras.Sequential(layers)
     model.set_weights(start)
     model.compile(optimizer=optimizer, loss="mse", jit_compile=jit)
-    model.fit(x, y, epochs=3, batch_size=32, shuffle=False, verbose=0)
+    if isinstance(optimizer, ak.ScheduleFreeAdamW):  # validated at x between epochs, trained at y
+        extra = {"validation_data": (x, y), "callbacks": [ak.ScheduleFreeEval()]}
+    else:
+        extra = {}
+    model.fit(x, y, epochs=3, batch_size=32, shuffle=False, verbose=0, **extra)
     return model.get_weights()
 
 for name in names:
