@@ -29,6 +29,8 @@ pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 KERAS_TWINS = ["Adam", "AdamW", "Adamax", "Nadam", "SGD", "RMSprop", "Adagrad", "Adadelta"]
+#: The modern family's Keras twins (their state differs: tests/test_keras_modern.py).
+MODERN_TWINS = ["Lion", "Lamb", "Adafactor", "ScheduleFreeAdamW"]
 ALL = sorted(cls.__name__ for cls in ak.OPTIMIZERS.values())
 
 #: Every class with arguments away from their defaults (a config must carry them all).
@@ -43,6 +45,15 @@ NON_DEFAULT = {
     "Adagrad": {"learning_rate": 0.1, "initial_accumulator_value": 0.5, "epsilon": 1e-4},
     "Adadelta": {"learning_rate": 1.0, "rho": 0.9, "epsilon": 1e-5},
     "SWATS": {"learning_rate": 0.01, "switch_tol": 1e-3},
+    "Lion": {"learning_rate": 0.001, "beta_1": 0.8, "beta_2": 0.9, "cautious": True},
+    "AdEMAMix": {"learning_rate": 0.01, "beta_3": 0.999, "alpha": 2.0, "epsilon": 1e-6, "t_alpha": 10.0,
+                 "t_beta3": 10.0, "cautious": True, "weight_decay": 0.1},
+    "AdaBelief": {"learning_rate": 0.01, "beta_1": 0.8, "epsilon": 1e-10, "amsgrad": True},
+    "Lamb": {"learning_rate": 0.01, "beta_2": 0.99, "epsilon": 1e-6, "convention": "torch"},
+    "Adafactor": {"learning_rate": 0.05, "beta_2_decay": -0.5, "epsilon_1": 1e-20, "epsilon_2": 1e-2,
+                  "clip_threshold": 2.0, "relative_step": False, "convention": "torch"},
+    "ScheduleFreeAdamW": {"learning_rate": 0.01, "beta_1": 0.8, "epsilon": 1e-6, "warmup_steps": 5, "r": 1.0,
+                          "weight_lr_power": 1.0, "convention": "torch"},
 }
 
 # ----------------------------------------------------------------------------- the classes
@@ -68,7 +79,7 @@ BASE_ARGUMENTS = {
 }
 
 
-@pytest.mark.parametrize("name", KERAS_TWINS)
+@pytest.mark.parametrize("name", KERAS_TWINS + MODERN_TWINS)
 def test_signature_has_keras_arguments_and_defaults(name):
     """Keras's own arguments, in Keras's order with Keras's defaults (base ones via **kwargs)."""
     theirs = inspect.signature(getattr(keras.optimizers, name).__init__).parameters
@@ -85,7 +96,7 @@ def test_keras_base_arguments_are_accepted(name):
     optimizer = getattr(ak, name)(
         clipnorm=1.0,
         weight_decay=0.01,
-        use_ema=True,
+        use_ema=name != "ScheduleFreeAdamW",  # which refuses it (its own average is evaluated)
         ema_momentum=0.9,
         ema_overwrite_frequency=5,
         loss_scale_factor=2.0,
@@ -93,7 +104,8 @@ def test_keras_base_arguments_are_accepted(name):
         name="mine",
     )
     config = optimizer.get_config()
-    assert config["clipnorm"] == 1.0 and config["use_ema"] and config["gradient_accumulation_steps"] == 2
+    assert config["clipnorm"] == 1.0 and config["gradient_accumulation_steps"] == 2
+    assert config["use_ema"] == (name != "ScheduleFreeAdamW")
     assert config["name"] == "mine"
     with pytest.raises(ValueError, match="not recognized"):
         getattr(ak, name)(lr=0.1)  # torch's name is not Keras's

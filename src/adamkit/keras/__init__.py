@@ -23,6 +23,13 @@ epsilon goes, Nadam's momentum schedule, RMSprop's and Adagrad's root),
 ``convention="torch"`` selects torch's (the paper's, for Adam). ``RAdam`` and
 ``SWATS`` have no Keras counterpart and compute adamkit's rule.
 
+The modern family: ``Lion``, ``Lamb``, ``Adafactor`` and ``ScheduleFreeAdamW`` with Keras's
+arguments and arithmetic (see :mod:`.modern` and :mod:`.schedulefree`: after ``model.fit``
+the Schedule-Free model holds its average, for ``evaluate``; the :class:`ScheduleFreeEval`
+callback evaluates the average during ``fit`` too); ``AdEMAMix`` and ``AdaBelief``,
+which Keras lacks, compute adamkit's rules as :mod:`adamkit.torch` does. ``cautious=True``
+on ``Lion`` and ``AdEMAMix``.
+
 Everything saves and loads with the model (``get_config``/``from_config``, the state
 as Keras variables); import ``adamkit.keras`` before ``keras.saving.load_model`` (without
 it, Keras's error shows the saved config, which says so).
@@ -63,13 +70,18 @@ from typing import Any  # noqa: E402
 from .adam import Adam, AdamW  # noqa: E402
 from .adam_variants import SWATS, Adamax, Nadam, RAdam  # noqa: E402
 from .baselines import SGD, Adadelta, Adagrad, RMSprop  # noqa: E402
+from .modern import AdaBelief, Adafactor, AdEMAMix, Lamb, Lion  # noqa: E402
 from .optimizer import RuleOptimizer  # noqa: E402
+from .schedulefree import ScheduleFreeAdamW, ScheduleFreeEval  # noqa: E402
 from .schedules import ScheduledRate  # noqa: E402
 
 #: The optimizers by lower-case name, as keras.optimizers.get knows its own.
 OPTIMIZERS: dict[str, type[RuleOptimizer]] = {
     cls.__name__.lower(): cls
-    for cls in (Adam, AdamW, Adamax, Nadam, RAdam, SGD, RMSprop, Adagrad, Adadelta, SWATS)
+    for cls in (
+        *(Adam, AdamW, Adamax, Nadam, RAdam, SGD, RMSprop, Adagrad, Adadelta, SWATS),
+        *(Lion, AdEMAMix, AdaBelief, Lamb, Adafactor, ScheduleFreeAdamW),
+    )
 }
 
 #: Every adamkit class under the name a saved model gives it (``"adamkit>Adam"``), for
@@ -118,15 +130,22 @@ __all__ = [
     "OPTIMIZERS",
     "SGD",
     "SWATS",
+    "AdEMAMix",
+    "AdaBelief",
     "Adadelta",
+    "Adafactor",
     "Adagrad",
     "Adam",
     "AdamW",
     "Adamax",
+    "Lamb",
+    "Lion",
     "Nadam",
     "RAdam",
     "RMSprop",
     "RuleOptimizer",
+    "ScheduleFreeAdamW",
+    "ScheduleFreeEval",
     "ScheduledRate",
     "get",
 ]

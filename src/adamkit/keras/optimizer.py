@@ -21,7 +21,9 @@ is the update itself, and that is the rule's:
 
 A subclass sets ``rule``, writes an ``__init__`` with Keras's argument names and
 defaults that hands its own arguments to this class, and maps them to the rule's
-hyperparameters in :meth:`RuleOptimizer.rule_hyper`.
+hyperparameters in :meth:`RuleOptimizer.rule_hyper`. Where the rule puts the weight decay
+somewhere Keras's base class cannot (LAMB's inside the trust ratio), the subclass's
+:meth:`RuleOptimizer.decays_in_rule` hands ``weight_decay`` to the rule instead.
 """
 
 from __future__ import annotations
@@ -90,10 +92,19 @@ class RuleOptimizer(keras.optimizers.Optimizer):
         """The rule's hyperparameters (torch's names) for this optimizer's Keras arguments."""
         raise NotImplementedError
 
-    def hyper(self, lr: float) -> dict[str, Any]:
+    def hyper(self, lr: float, weight_decay: float = 0.0) -> dict[str, Any]:
         """Everything the rule's update needs, for the learning rate ``lr`` of this step."""
-        # Keras's base class has applied weight_decay (decoupled) before update_step.
-        return {**self.rule.defaults, **self.rule_hyper(), "lr": lr, "weight_decay": 0.0}
+        # Keras's base class has applied weight_decay (decoupled) before update_step, unless
+        # decays_in_rule(): then the rule gets it.
+        return {**self.rule.defaults, **self.rule_hyper(), "lr": lr, "weight_decay": weight_decay}
+
+    def decays_in_rule(self) -> bool:
+        """Whether the rule applies ``weight_decay`` (its own way) instead of Keras's base class."""
+        return False
+
+    def _apply_weight_decay(self, variables: list[Any]) -> None:
+        if not self.decays_in_rule():
+            super()._apply_weight_decay(variables)
 
     def _in_keras_terms(self, message: str) -> str:
         for rule_name, keras_name in {**KERAS_NAMES, **self.renamed}.items():
@@ -112,7 +123,7 @@ class RuleOptimizer(keras.optimizers.Optimizer):
 
     def _add_state(self, variable: keras.Variable, hp: Mapping[str, Any]) -> dict[str, keras.Variable]:
         """One Keras variable per entry of the rule's fresh state for ``variable``."""
-        prefix = str(getattr(variable, "path", variable.name)).replace("/", "_").replace(":", "_")
+        prefix = state_prefix(variable)
         dtype = compute_dtype(variable)
         # The rule's init sees the shape and dtype only: a read-only view of a single zero.
         stand_in = np.broadcast_to(np.zeros((), dtype), tuple(variable.shape))
@@ -138,21 +149,46 @@ class RuleOptimizer(keras.optimizers.Optimizer):
         return slots
 
     def update_step(self, gradient: Any, variable: Any, learning_rate: Any) -> None:
-        slots = self._rule_state[self._get_variable_index(variable)]
+        _, _, new_param, new_state = self.rule_step(gradient, variable, learning_rate)
+        self.assign_step(variable, new_param, new_state)
+
+    def rule_step(self, gradient: Any, variable: Any, learning_rate: Any) -> tuple[Any, dict, Any, dict]:
+        """``(param, state, new_param, new_state)``: the rule's update of ``variable``, as tensors."""
+        index = self._get_variable_index(variable)
+        slots = self._rule_state[index]
         # Rules compute in float32 at least (float64 for float64 variables), scalars included:
         # 0-d tensors, never Python numbers, so the step traces.
         dtype = compute_dtype(variable)
         state = {key: as_dtype(value_of(slot), dtype) for key, slot in slots.items()}
-        hp = self.hyper(as_dtype(value_of(learning_rate), dtype))
+        weight_decay = 0.0
+        # (asked of the Keras variable: TensorFlow's optimizer passes update_step the raw tf.Variable)
+        keras_variable = self._trainable_variables[index]
+        if self.decays_in_rule() and self.weight_decay and self._use_weight_decay(keras_variable):
+            weight_decay = self.weight_decay
+        hp = self.hyper(as_dtype(value_of(learning_rate), dtype), weight_decay)
         grad = as_dtype(keras.ops.convert_to_tensor(gradient), dtype)
+        param = as_dtype(value_of(variable), dtype)
         with outside_autograd():
-            new_param, new_state = self.rule.update(as_dtype(value_of(variable), dtype), grad, state, hp)
+            start, state, hp = self.started(param, state, hp)
+            new_param, new_state = self.rule.update(start, grad, state, hp)
         unknown = set(new_state) - set(slots)
         if unknown:
             raise RuntimeError(
                 f"rule {self.rule.name!r} returned state {sorted(unknown)} that its init did not create; "
                 "the Keras front end makes every state variable at build time"
             )
+        return param, state, new_param, new_state
+
+    def started(
+        self, param: Any, state: dict[str, Any], hp: dict[str, Any]
+    ) -> tuple[Any, dict[str, Any], dict[str, Any]]:
+        """The parameter, state and hyperparameters the rule's update reads (a subclass completes a
+        fresh state here); ``rule_step`` returns the stored parameter and the completed state."""
+        return param, state, hp
+
+    def assign_step(self, variable: Any, new_param: Any, new_state: Mapping[str, Any]) -> None:
+        """Write a step's new value of ``variable`` and its new state."""
+        slots = self._rule_state[self._get_variable_index(variable)]
         self.assign(variable, new_param)
         for key, value in new_state.items():
             self.assign(slots[key], value)
@@ -169,6 +205,11 @@ class RuleOptimizer(keras.optimizers.Optimizer):
     def from_config(cls, config: dict[str, Any], custom_objects: Any = None) -> RuleOptimizer:
         config = {key: value for key, value in config.items() if key != LOADING_KEY}
         return super().from_config(config, custom_objects=custom_objects)
+
+
+def state_prefix(variable: Any) -> str:
+    """The start of the names of ``variable``'s state variables (``dense_kernel``)."""
+    return str(getattr(variable, "path", variable.name)).replace("/", "_").replace(":", "_")
 
 
 def compute_dtype(variable: Any) -> str:

@@ -38,8 +38,6 @@ Example:
 
 from __future__ import annotations
 
-import math
-
 from .spec import (
     BETA1,
     BETA2,
@@ -53,7 +51,9 @@ from .spec import (
     apply_weight_decay,
     lerp,
     namespace,
+    one_minus_power,
     signed_grad,
+    sqrt,
 )
 
 PAPER = (
@@ -85,8 +85,8 @@ def update(param: Array, grad: Array, state: State, hp: Hyper) -> tuple[Array, S
     if hp["amsgrad"]:
         second = xp.maximum(state["max_exp_avg_var"], exp_avg_var)
         new_state["max_exp_avg_var"] = second
-    denom = xp.sqrt(second) / math.sqrt(1 - beta2**step) + eps
-    return param - (lr / (1 - beta1**step)) * (exp_avg / denom), new_state
+    denom = xp.sqrt(second) / sqrt(one_minus_power(beta2, step)) + eps
+    return param - (lr / one_minus_power(beta1, step)) * (exp_avg / denom), new_state
 
 
 ADABELIEF = Rule(

@@ -33,8 +33,22 @@ tensors of two or more dimensions, ``variance`` for vectors and scalars.
 from __future__ import annotations
 
 import math
+from typing import Any
 
-from .spec import LR, WEIGHT_DECAY, Array, Check, Hyper, Rule, State, lerp, namespace
+from .spec import (
+    LR,
+    WEIGHT_DECAY,
+    Array,
+    Check,
+    Hyper,
+    Rule,
+    State,
+    is_number,
+    lerp,
+    minimum,
+    namespace,
+    sqrt,
+)
 
 PAPER = "Shazeer and Stern, 'Adafactor: Adaptive Learning Rates with Sublinear Memory Cost', ICML 2018"
 
@@ -55,10 +69,18 @@ def zeros(like: Array, shape: list[int]) -> Array:
     return namespace(like).zeros(shape, dtype=like.dtype)
 
 
-def rms(x: Array) -> float:
-    """Root mean square of the whole tensor, as a Python number (0 for an empty tensor)."""
-    n = math.prod(x.shape)
-    return float(namespace(x).sqrt((x * x).sum())) / math.sqrt(n) if n else 0.0
+def rms(x: Array, on_host: bool = True) -> Any:
+    """Root mean square of the whole tensor, as a Python number (0 for an empty tensor); with
+    ``on_host`` False a 0-d tensor of a non-empty one (a traced Keras step reads nothing back)."""
+    xp, n = namespace(x), math.prod(x.shape)
+    if not on_host:
+        return xp.sqrt(xp.sum(x * x)) / math.sqrt(n)
+    return float(xp.sqrt((x * x).sum())) / math.sqrt(n) if n else 0.0
+
+
+def at_least(floor: float, x: Any) -> Any:
+    """``max(floor, x)`` of a number, or of a 0-d tensor (elementwise: no host read)."""
+    return max(floor, x) if is_number(x) else namespace(x).where(x < floor, floor, x)
 
 
 def machine_eps(x: Array) -> float:
@@ -67,23 +89,27 @@ def machine_eps(x: Array) -> float:
 
 def update(param: Array, grad: Array, state: State, hp: Hyper) -> tuple[Array, State]:
     xp = namespace(param)
-    lr, decay, (eps1, eps2) = float(hp["lr"]), hp["beta2_decay"], hp["eps"]
+    lr, decay, (eps1, eps2) = hp["lr"], hp["beta2_decay"], hp["eps"]
     d, wd = hp["d"], hp["weight_decay"]
     grad = -grad if hp["maximize"] else grad
     eps1 = machine_eps(param) if eps1 is None else eps1
     step = state["step"] + 1
+    # The torch and NumPy front ends pass scalars as numbers and take the RMS on the host; Keras
+    # passes 0-d tensors (a traced step), and the RMS and step sizes stay tensors there.
+    on_host = is_number(step)
+    lr = float(lr) if on_host else lr
     if math.prod(param.shape) == 0:  # nothing to factor (torch.optim divides by the size and fails)
         return param, {**state, "step": step}
     new_weight = step**decay  # 1 - beta2_t: the weight of the new square
-    alpha = max(eps2, rms(param)) * min(lr, 1 / math.sqrt(step))
+    alpha = at_least(eps2, rms(param, on_host)) * minimum(lr, 1 / sqrt(step))
     if wd != 0:
         param = param * (1 - lr * wd)
 
     squared = grad * grad
     if grad.ndim > 1:
-        row_var = lerp(state["row_var"], squared.mean(axis=-1, keepdims=True), new_weight)
-        col_var = lerp(state["col_var"], squared.mean(axis=-2, keepdims=True), new_weight)
-        row_mean = row_var.mean(axis=-2, keepdims=True)
+        row_var = lerp(state["row_var"], xp.mean(squared, axis=-1, keepdims=True), new_weight)
+        col_var = lerp(state["col_var"], xp.mean(squared, axis=-2, keepdims=True), new_weight)
+        row_mean = xp.mean(row_var, axis=-2, keepdims=True)
         variance = (row_var @ col_var) / xp.where(row_mean < eps1, eps1, row_mean)
         new_state: State = {"step": step, "row_var": row_var, "col_var": col_var}
     else:
@@ -92,7 +118,7 @@ def update(param: Array, grad: Array, state: State, hp: Hyper) -> tuple[Array, S
     floor = eps1 * eps1
     direction = grad / xp.sqrt(xp.where(variance < floor, floor, variance))
     n = math.prod(direction.shape)
-    clip = max(1.0, rms(direction) / d) if n else 1.0
+    clip = at_least(1.0, rms(direction, on_host) / d) if n else 1.0
     return param - (alpha / clip) * direction, new_state
 
 

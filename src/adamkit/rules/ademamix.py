@@ -54,10 +54,14 @@ from .spec import (
     Hyper,
     Rule,
     State,
+    is_number,
     lerp,
+    minimum,
     namespace,
     nonneg,
+    one_minus_power,
     signed_grad,
+    sqrt,
     unit_open,
 )
 
@@ -77,7 +81,7 @@ def init(param: Array, hp: Hyper) -> State:
 def alpha_at(hp: Hyper, step: float) -> float:
     """The slow moment's weight at ``step``: linear warm-up over ``t_alpha`` steps, if set."""
     alpha, warmup = hp["alpha"], hp["t_alpha"]
-    return alpha if warmup is None else min(step * alpha / warmup, alpha)
+    return alpha if warmup is None else minimum(step * alpha / warmup, alpha)
 
 
 def beta3_at(hp: Hyper, step: float) -> float:
@@ -88,7 +92,9 @@ def beta3_at(hp: Hyper, step: float) -> float:
         return beta3
     log1, log3 = math.log(beta1), math.log(beta3)
     frac = step / warmup
-    return min(math.exp(log1 * log3 / ((1 - frac) * log3 + frac * log1)), beta3)
+    exponent = log1 * log3 / ((1 - frac) * log3 + frac * log1)
+    # a number for the torch and NumPy front ends, a 0-d tensor in a traced Keras step
+    return minimum(math.exp(exponent) if is_number(exponent) else namespace(exponent).exp(exponent), beta3)
 
 
 def update(param: Array, grad: Array, state: State, hp: Hyper) -> tuple[Array, State]:
@@ -99,10 +105,10 @@ def update(param: Array, grad: Array, state: State, hp: Hyper) -> tuple[Array, S
     exp_avg = lerp(state["exp_avg"], grad, 1 - beta1)
     exp_avg_sq = state["exp_avg_sq"] * beta2 + (1 - beta2) * (grad * grad)
     exp_avg_slow = lerp(state["exp_avg_slow"], grad, 1 - beta3_at(hp, step))
-    numerator = exp_avg / (1 - beta1**step) + alpha_at(hp, step) * exp_avg_slow
+    numerator = exp_avg / one_minus_power(beta1, step) + alpha_at(hp, step) * exp_avg_slow
     if hp["cautious"]:
         numerator = cautious(numerator, grad)
-    denom = xp.sqrt(exp_avg_sq) / math.sqrt(1 - beta2**step) + eps
+    denom = xp.sqrt(exp_avg_sq) / sqrt(one_minus_power(beta2, step)) + eps
     new_param = param - lr * (numerator / denom)
     if wd != 0:  # decoupled, at the old parameter (the paper's lr * (update + wd * theta))
         new_param = new_param - (lr * wd) * param

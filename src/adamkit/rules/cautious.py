@@ -25,6 +25,7 @@ from .spec import Array, namespace
 def cautious(update: Array, grad: Array) -> Array:
     """``update`` with the coordinates that disagree with ``grad`` zeroed and the rest rescaled."""
     xp = namespace(update)
-    # The mask in the update's own dtype (no bool arithmetic, no host read of the count).
-    agree = (update * grad > 0) * xp.ones_like(update)
-    return update * (agree * (math.prod(update.shape) / (agree.sum() + 1)))
+    # The mask in the update's own dtype (no bool arithmetic, which TensorFlow's tensors lack, and
+    # no host read of the count: a traced Keras step).
+    agree = xp.where(update * grad > 0, xp.ones_like(update), xp.zeros_like(update))
+    return update * (agree * (math.prod(update.shape) / (xp.sum(agree) + 1)))

@@ -34,9 +34,22 @@ Example:
 
 from __future__ import annotations
 
-import math
-
-from .spec import BETA1, BETA2, EPS, LR, WEIGHT_DECAY, Array, Hyper, Rule, State, lerp, namespace, signed_grad
+from .spec import (
+    BETA1,
+    BETA2,
+    EPS,
+    LR,
+    WEIGHT_DECAY,
+    Array,
+    Hyper,
+    Rule,
+    State,
+    lerp,
+    namespace,
+    one_minus_power,
+    signed_grad,
+    sqrt,
+)
 
 PAPER = "You et al., 'Large Batch Optimization for Deep Learning: Training BERT in 76 minutes', ICLR 2020"
 
@@ -49,8 +62,8 @@ def init(param: Array, hp: Hyper) -> State:
 def trust_ratio(param: Array, direction: Array) -> Array:
     """``||param|| / ||direction||``, or 1 where either norm is zero (a 0-dim array)."""
     xp = namespace(param)
-    param_norm = xp.sqrt((param * param).sum())
-    direction_norm = xp.sqrt((direction * direction).sum())
+    param_norm = xp.sqrt(xp.sum(param * param))
+    direction_norm = xp.sqrt(xp.sum(direction * direction))
     zero = (param_norm == 0) | (direction_norm == 0)
     # the division never sees a zero (no warning, no NaN to mask)
     return xp.where(zero, 1.0, param_norm / xp.where(direction_norm == 0, 1.0, direction_norm))
@@ -63,7 +76,8 @@ def update(param: Array, grad: Array, state: State, hp: Hyper) -> tuple[Array, S
     step = state["step"] + 1
     exp_avg = lerp(state["exp_avg"], grad, 1 - beta1)
     exp_avg_sq = state["exp_avg_sq"] * beta2 + (1 - beta2) * (grad * grad)
-    direction = (exp_avg / (1 - beta1**step)) / (xp.sqrt(exp_avg_sq) / math.sqrt(1 - beta2**step) + eps)
+    bias_correction1, bias_correction2 = one_minus_power(beta1, step), one_minus_power(beta2, step)
+    direction = (exp_avg / bias_correction1) / (xp.sqrt(exp_avg_sq) / sqrt(bias_correction2) + eps)
     if wd != 0:
         direction = direction + wd * param
     new_state: State = {"step": step, "exp_avg": exp_avg, "exp_avg_sq": exp_avg_sq}

@@ -31,7 +31,22 @@ keeps them per param group: the same numbers when every parameter gets a gradien
 
 from __future__ import annotations
 
-from .spec import BETA2, EPS, LR, WEIGHT_DECAY, Array, Hyper, Rule, State, lerp, namespace, nonneg, unit_open
+from .spec import (
+    BETA2,
+    EPS,
+    LR,
+    WEIGHT_DECAY,
+    Array,
+    Hyper,
+    Rule,
+    State,
+    choose,
+    is_number,
+    lerp,
+    namespace,
+    nonneg,
+    unit_open,
+)
 
 PAPER = "Defazio et al., 'The Road Less Scheduled', NeurIPS 2024"
 
@@ -50,11 +65,15 @@ def update(param: Array, grad: Array, state: State, hp: Hyper) -> tuple[Array, S
     xp = namespace(param)
     (beta1, beta2), eps, wd = hp["betas"], hp["eps"], hp["weight_decay"]
     k, warmup = state["step"], hp["warmup_steps"]
-    lr = float(hp["lr"]) * ((k + 1) / warmup if k < warmup else 1.0)
-    lr_max = max(lr, state["lr_max"])
+    # numbers for the torch and NumPy front ends; 0-d tensors in a traced Keras step, where each
+    # ``choose`` is a ``where`` (both sides computed, the other one may be inf: never differentiated)
+    lr = float(hp["lr"]) if is_number(k) else hp["lr"]
+    lr = lr * choose(k < warmup, lambda: (k + 1) / warmup, lambda: 1.0)
+    lr_max = choose(state["lr_max"] > lr, lambda: state["lr_max"], lambda: lr)
     weight = (k + 1) ** hp["r"] * lr_max ** hp["weight_lr_power"]
     weight_sum = state["weight_sum"] + weight
-    average = weight / weight_sum if weight_sum != 0 else 0.0  # c_{k+1}: the new iterate's share of x
+    # c_{k+1}: the new iterate's share of x
+    average = choose(weight_sum != 0, lambda: weight / weight_sum, lambda: 0.0)
 
     exp_avg_sq = state["exp_avg_sq"] * beta2 + (1 - beta2) * (grad * grad)
     normalised = grad / (xp.sqrt(exp_avg_sq / (1 - beta2 ** (k + 1))) + eps)
