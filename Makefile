@@ -21,6 +21,8 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) benchmarks/run.py
+	$(PY) benchmarks/small.py
+	$(PY) benchmarks/recipe.py
 	$(PY) benchmarks/lowbit.py
 	$(PY) benchmarks/memory.py
 	$(PY) benchmarks/modern.py

@@ -118,3 +118,38 @@ def test_modern_family_trains_on_cuda_like_on_the_cpu(name):
         runs.append([p.detach().cpu() for p in model.parameters()])
     for p_gpu, p_cpu in zip(*runs, strict=True):  # cuBLAS and MKL round the gradients differently
         torch.testing.assert_close(p_gpu, p_cpu, rtol=1e-3, atol=1e-4)
+
+
+@pytest.mark.parametrize("bits", [32, 16, 8])
+def test_replayed_steps_on_cuda_are_the_general_steps(bits, monkeypatch):
+    """The replay of a group's step (:mod:`adamkit.torch.replay`) on CUDA tables: the same bits with
+    replays on and off, a scheduler changing lr, and the replays ran."""
+    from adamkit.torch import fused
+    from adamkit.torch.lowbit import engine as lowbit_engine
+
+    def run(replay: bool):
+        with monkeypatch.context() as patch:
+            if not replay:
+                patch.setattr(fused.FusedEngine, "keep_replay", lambda *a: None)
+                patch.setattr(lowbit_engine.LowBitEngine, "keep_replay", lambda *a: None)
+            gen = torch.Generator(device="cuda").manual_seed(3)
+            shapes = [(256, 300), (300,), (7,)]
+            params = [torch.nn.Parameter(torch.randn(s, device="cuda", generator=gen)) for s in shapes]
+            opt = ak.AdamW(params, lr=1e-2, state_bits=bits)
+            scheduler = torch.optim.lr_scheduler.StepLR(opt, step_size=2, gamma=0.5)
+            for _ in range(6):
+                for p in params:
+                    p.grad = torch.randn(p.shape, device="cuda", generator=gen)
+                opt.step()
+                scheduler.step()
+            kept = [
+                e.replays for e in (opt._engine, getattr(opt._engine, "full", None)) if hasattr(e, "replays")
+            ]
+            return params, opt, sum(map(len, kept))
+
+    (ours, opt, kept), (theirs, ref, _) = run(True), run(False)
+    assert kept > 0
+    for p, q in zip(ours, theirs, strict=True):
+        assert torch.equal(p, q)
+        for key, value in ref.state[q].items():
+            assert torch.equal(torch.as_tensor(opt.state[p][key]), torch.as_tensor(value)), key
