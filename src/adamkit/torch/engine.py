@@ -22,16 +22,19 @@ def scalar_dtype() -> torch.dtype:
 
 def plain_hyper(group: dict[str, Any]) -> dict[str, Any]:
     """The group's hyperparameters with 1-element tensors (a tensor ``lr``) as Python floats."""
-    out = {}
-    for key, value in group.items():
-        if key == "params":
+    out = dict(group)
+    out.pop("params", None)
+    for key, value in out.items():
+        if type(value) in PLAIN_NUMBERS:  # most of them: nothing to convert (read every step)
             continue
         if isinstance(value, torch.Tensor):
-            value = value.item()
+            out[key] = value.item()
         elif isinstance(value, tuple) and any(isinstance(v, torch.Tensor) for v in value):
-            value = tuple(v.item() if isinstance(v, torch.Tensor) else v for v in value)
-        out[key] = value
+            out[key] = tuple(v.item() if isinstance(v, torch.Tensor) else v for v in value)
     return out
+
+
+PLAIN_NUMBERS = frozenset({float, int, bool, str, type(None)})
 
 
 def real_view(t: torch.Tensor) -> torch.Tensor:
