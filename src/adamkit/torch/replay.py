@@ -40,7 +40,18 @@ from .fit import PLAIN_TENSORS, Checked, from_key
 class Replay:
     """What a group's last fused step built, to run it again (see the module's doc)."""
 
-    __slots__ = ("params", "records", "family", "kernel", "layout", "pattern", "tables", "rows", "steps")
+    __slots__ = (
+        "params",
+        "records",
+        "family",
+        "kernel",
+        "layout",
+        "names",
+        "pattern",
+        "tables",
+        "rows",
+        "steps",
+    )
 
     def __init__(
         self, params: list, records: list[Checked], family: Any, kernel: Any, layout: tuple, tables: list
@@ -48,7 +59,7 @@ class Replay:
         self.params = tuple(params)
         self.records = records
         self.family, self.kernel = family, kernel
-        self.layout = layout
+        self.layout, self.names = layout, scalar_names(layout)
         #: which of the first tensor's kernel arrays are absent (None): the layout under today's flags
         self.pattern = tuple(t is None for t in records[0].tensors)
         #: per table: the parameters' indices in its rows, its address and scalar arrays, its launch
@@ -87,18 +98,14 @@ class Replay:
             addresses[:, 1] = grads if len(self.tables) == 1 else grads[rows]
             scalars[:] = args  # Python floats rounded to the table's dtype, as torch casts them
             launch()
-        self.store(new_scalars)
+        store(self.records, self.steps, self.names, new_scalars)
         return True
 
-    def store(self, new: dict[str, Any]) -> None:
-        store(self.records, self.steps, self.layout, new)
 
-
-def store(records: list[Checked], steps: list[tuple], layout: tuple, new: dict[str, Any]) -> None:
-    """Write a step's new scalar state into every parameter's views (``steps``, in ``layout``'s order)."""
-    # the scalar entries of the layout: a name, or (name, np.float32) for one stored rounded (.fit.scalar_key)
-    names = [entry if isinstance(entry, str) else entry[0] for entry in layout if scalar_entry(entry)]
-    if len(new) != len(names) or not all(key in new for key in names):  # other keys: each record writes
+def store(records: list[Checked], steps: list[tuple], names: tuple[str, ...], new: dict[str, Any]) -> None:
+    """Write a step's new scalar state into every parameter's views (``steps``, in the order of
+    ``names``: :func:`scalar_names`); a step that writes other keys too leaves it to each record."""
+    if len(new) != len(names) or not all(key in new for key in names):
         for record in records:
             record.store(new)
         return
@@ -106,6 +113,11 @@ def store(records: list[Checked], steps: list[tuple], layout: tuple, new: dict[s
     for views in steps:
         for view, value in zip(views, values, strict=True):
             view[()] = value
+
+
+def scalar_names(layout: tuple) -> tuple[str, ...]:
+    """The scalar state's names in a layout (:func:`.fit.scalar_key`), in its order."""
+    return tuple(entry if isinstance(entry, str) else entry[0] for entry in layout if scalar_entry(entry))
 
 
 def scalar_entry(entry: Any) -> bool:

@@ -23,14 +23,14 @@ import numpy as np
 from ...rules.spec import Rule
 from ..fit import from_key
 from ..fused import bump_versions
-from ..replay import check_rows, confirm, keeps, store
+from ..replay import check_rows, confirm, keeps, scalar_names, store
 from .fused import Kept, LowBitKernels, bound_table
 
 
 class LowBitReplay:
     """A low-bit group's last step, to run again (see the module's doc)."""
 
-    __slots__ = ("params", "bits", "full", "fused", "kept", "layout", "rows", "steps", "launches")
+    __slots__ = ("params", "bits", "full", "fused", "kept", "layout", "names", "rows", "steps", "launches")
 
     def __init__(
         self, params: list, bits: int, full: list, fused: list, kept: Kept, family: LowBitKernels, hp: dict
@@ -40,6 +40,7 @@ class LowBitReplay:
         #: per table, its launch (the kernel entry is fixed by the state names, checked each step)
         self.launches = [bound_table(device, family, bits, hp, arrays) for device, _, *arrays in kept.tables]
         self.layout = kept.records[0].layout
+        self.names = scalar_names(self.layout)
         self.rows = check_rows(kept.records)
         self.steps = [views for *_, views in self.rows]
 
@@ -85,7 +86,7 @@ class LowBitReplay:
             extra[:] = extras
             launch()
         bump_versions(self.kept.written)
-        store(self.kept.records, self.steps, self.layout, new_scalars)
+        store(self.kept.records, self.steps, self.names, new_scalars)
         if self.full:
             full_engine.step_group(rule, {**group, "params": self.full}, state)
         return True
