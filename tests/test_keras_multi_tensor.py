@@ -127,6 +127,16 @@ CASES = [
     ("Adam", {"learning_rate": 0.01, "convention": "torch", "epsilon": 1e-3}),
     ("Adam", {"learning_rate": keras.optimizers.schedules.ExponentialDecay(0.01, 3, 0.5)}),
     ("AdamW", {"learning_rate": 0.01, "weight_decay": 0.1}),
+    ("Adamax", {"learning_rate": 0.01}),
+    ("Nadam", {"learning_rate": 0.01}),
+    ("RAdam", {"learning_rate": 0.01}),  # its rectification's switch: a where on the list
+    ("SGD", {"learning_rate": 0.05, "momentum": 0.9, "nesterov": True}),
+    ("RMSprop", {"learning_rate": 0.01, "momentum": 0.5, "centered": True}),
+    ("Adagrad", {"learning_rate": 0.1}),
+    ("Adadelta", {"learning_rate": 1.0}),
+    ("Lion", {"learning_rate": 0.01}),
+    ("AdEMAMix", {"learning_rate": 0.01, "t_alpha": 10, "t_beta3": 10}),
+    ("AdaBelief", {"learning_rate": 0.01, "amsgrad": True}),
 ]
 DTYPES = [["float32"] * 4, ["float64"] * 4, ["float32", "float16", "float32", "float64"]]
 
@@ -150,6 +160,12 @@ def test_steps_together_equal_steps_one_by_one(name, kwargs, dtypes, monkeypatch
     assert not calls
     for a, b in zip(ours, theirs, strict=True):
         np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("name", ["Lion", "AdEMAMix"])
+def test_cautious_masking_steps_one_by_one(name):
+    """The cautious rescale sums over each tensor: those optimizers keep the per-variable step."""
+    assert getattr(ak, name)().multi_tensor and not getattr(ak, name)(cautious=True).multi_tensor
 
 
 def test_a_subclass_that_overrides_a_step_hook_keeps_its_step():
