@@ -150,7 +150,10 @@ def apply(name: str, *operands: Operand) -> Any:
         if name in ("multiply", "divide") and isinstance(a, TensorList) and _is_one(b):
             return a  # exact: no pass over the values (Adam's root with Keras's epsilon is divided by 1)
         if multi is not None and isinstance(a, TensorList) and _foreach_operand(b, len(a)):
-            return TensorList(multi(a.tensors, b.tensors if isinstance(b, TensorList) else b))
+            if isinstance(b, TensorList):
+                return TensorList(multi(a.tensors, b.tensors))
+            scalar = _as_tensor(b, a.tensors[0]) if isinstance(b, int | float) else b
+            return TensorList(multi(a.tensors, scalar))
     elif multi is not None and isinstance(operands[0], TensorList):
         return TensorList(multi(operands[0].tensors))
     return elementwise(single, *operands)
@@ -164,6 +167,24 @@ def elementwise(function: Callable[..., Any], *operands: Operand) -> TensorList:
     (length,) = lengths
     columns = [x.tensors if isinstance(x, TensorList) else [x] * length for x in operands]
     return TensorList([function(*row) for row in zip(*columns, strict=True)])
+
+
+#: Python numbers as 0-d tensors, by (value, dtype, device): the rule's constants (a beta, 1 - beta,
+#: epsilon) recur every step.
+_SCALARS: dict[tuple, torch.Tensor] = {}
+
+
+def _as_tensor(x: int | float, like: torch.Tensor) -> torch.Tensor:
+    """``x`` as a 0-d tensor of ``like``'s dtype: torch's multi-tensor operations take one at a third of
+    the cost of a Python number (which they wrap tensor by tensor), for the same values: an operation
+    reads a Python number, or a 0-d tensor, as one value in the other operand's precision."""
+    key = (float(x), like.dtype, like.device)
+    scalar = _SCALARS.get(key)
+    if scalar is None:
+        if len(_SCALARS) > 1024:  # numbers that change every step (not the rules' own): start over
+            _SCALARS.clear()
+        scalar = _SCALARS[key] = torch.tensor(float(x), dtype=like.dtype, device=like.device)
+    return scalar
 
 
 def _is_one(x: Any) -> bool:
