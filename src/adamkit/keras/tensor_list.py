@@ -152,7 +152,9 @@ def apply(name: str, *operands: Operand) -> Any:
         if multi is not None and isinstance(a, TensorList) and _foreach_operand(b, len(a)):
             if isinstance(b, TensorList):
                 return TensorList(multi(a.tensors, b.tensors))
-            scalar = _as_tensor(b, a.tensors[0]) if isinstance(b, int | float) else b
+            first = a.tensors[0]
+            # (on the CPU only: CUDA kernels divide by a host number as a multiplication by its inverse)
+            scalar = _as_tensor(b, first) if isinstance(b, int | float) and first.device.type == "cpu" else b
             return TensorList(multi(a.tensors, scalar))
     elif multi is not None and isinstance(operands[0], TensorList):
         return TensorList(multi(operands[0].tensors))
@@ -176,7 +178,7 @@ _SCALARS: dict[tuple, torch.Tensor] = {}
 
 def _as_tensor(x: int | float, like: torch.Tensor) -> torch.Tensor:
     """``x`` as a 0-d tensor of ``like``'s dtype: torch's multi-tensor operations take one at a third of
-    the cost of a Python number (which they wrap tensor by tensor), for the same values: an operation
+    the cost of a Python number (which they wrap tensor by tensor), for the same values: a CPU kernel
     reads a Python number, or a 0-d tensor, as one value in the other operand's precision."""
     key = (float(x), like.dtype, like.device)
     scalar = _SCALARS.get(key)
