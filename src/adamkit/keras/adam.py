@@ -52,6 +52,7 @@ class Adam(RuleOptimizer):
     """
 
     rule = ADAM
+    multi_tensor = True
 
     def __init__(
         self,

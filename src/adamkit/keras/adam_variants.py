@@ -48,6 +48,7 @@ class Adamax(_BetasEpsilon):
     """
 
     rule = ADAMAX
+    multi_tensor = True
 
     def __init__(
         self,
@@ -82,6 +83,7 @@ class Nadam(_BetasEpsilon):
     """
 
     rule = NADAM
+    multi_tensor = True
 
     #: The rule's momentum_decay :math:`\psi` in :math:`0.96^{t\psi}`: Keras's schedule is psi = 1.
     MOMENTUM_DECAY = {"keras": 1.0, "torch": 4e-3}
@@ -114,6 +116,7 @@ class RAdam(_BetasEpsilon):
     """
 
     rule = RADAM
+    multi_tensor = True
 
     def __init__(
         self,

@@ -46,6 +46,7 @@ class SGD(RuleOptimizer):
     """
 
     rule = SGD_RULE
+    multi_tensor = True
 
     def __init__(
         self, learning_rate: Any = 0.01, momentum: float = 0.0, nesterov: bool = False, **kwargs: Any
@@ -85,6 +86,7 @@ class RMSprop(RuleOptimizer):
     """
 
     rule = RMSPROP
+    multi_tensor = True
     renamed = {"alpha": "rho"}
 
     def __init__(
@@ -134,6 +136,7 @@ class Adagrad(RuleOptimizer):
     """
 
     rule = ADAGRAD
+    multi_tensor = True
 
     def __init__(
         self,
@@ -175,6 +178,7 @@ class Adadelta(RuleOptimizer):
     """
 
     rule = ADADELTA
+    multi_tensor = True
 
     def __init__(
         self, learning_rate: Any = 0.001, rho: float = 0.95, epsilon: float = 1e-7, **kwargs: Any

@@ -43,6 +43,7 @@ class Lion(RuleOptimizer):
     """
 
     rule = LION
+    multi_tensor = True
 
     def __init__(
         self,
@@ -53,6 +54,7 @@ class Lion(RuleOptimizer):
         **kwargs: Any,
     ) -> None:
         super().__init__(learning_rate, dict(beta_1=beta_1, beta_2=beta_2, cautious=cautious), **kwargs)
+        self.multi_tensor = not cautious  # the cautious rescale is a sum over each tensor
 
     def rule_hyper(self) -> dict[str, Any]:
         return {"betas": (self.beta_1, self.beta_2), "cautious": self.cautious}
@@ -82,6 +84,7 @@ class AdEMAMix(RuleOptimizer):
     """
 
     rule = ADEMAMIX
+    multi_tensor = True
     renamed = {"betas[2]": "beta_3"}
 
     def __init__(
@@ -103,6 +106,7 @@ class AdEMAMix(RuleOptimizer):
             t_alpha=t_alpha, t_beta3=t_beta3, cautious=cautious,
         )
         super().__init__(learning_rate, arguments, weight_decay=weight_decay, **kwargs)
+        self.multi_tensor = not cautious  # the cautious rescale is a sum over each tensor
 
     def rule_hyper(self) -> dict[str, Any]:
         return {
@@ -137,6 +141,7 @@ class AdaBelief(RuleOptimizer):
     """
 
     rule = ADABELIEF
+    multi_tensor = True
 
     def __init__(
         self,

@@ -69,6 +69,9 @@ class RuleOptimizer(keras.optimizers.Optimizer):
     rule: ClassVar[Rule]
     #: Extra rule-to-Keras names for error messages (RMSprop's ``alpha`` is Keras's ``rho``).
     renamed: ClassVar[Mapping[str, str]] = {}
+    #: Whether torch's eager step may run the rule once over all variables (a
+    #: :class:`~.tensor_list.TensorList`): set where tests show that computes the per-variable bits.
+    multi_tensor: ClassVar[bool] = False
 
     def __init__(self, learning_rate: Any, arguments: Mapping[str, Any], **kwargs: Any) -> None:
         super().__init__(learning_rate=learning_rate, **kwargs)
@@ -148,6 +151,82 @@ class RuleOptimizer(keras.optimizers.Optimizer):
             slots[key] = slot
         return slots
 
+    def _backend_update_step(self, grads: list[Any], variables: list[Any], learning_rate: Any) -> None:
+        if not self._steps_together():
+            super()._backend_update_step(grads, variables, learning_rate)
+            return
+        # The variables whose rule runs in one call: same dtype (the one the rule computes in,
+        # as their state's) and the same weight decay. The others (float16 and bfloat16
+        # variables, computed in float32) step one by one.
+        groups: dict[tuple, tuple[list[Any], list[Any]]] = {}
+        for grad, variable in zip(grads, variables, strict=True):
+            index = self._get_variable_index(variable)
+            slots = self._rule_state[index]
+            dtype = compute_dtype(variable)
+            if slots is None or keras.backend.standardize_dtype(variable.dtype) != dtype:
+                self.update_step(grad, variable, learning_rate)
+                continue
+            key = (dtype, self._rule_weight_decay(index), tuple(slots))
+            group = groups.setdefault(key, ([], []))
+            group[0].append(grad)
+            group[1].append(variable)
+        for (dtype, weight_decay, _), (group_grads, members) in groups.items():
+            self._update_together(group_grads, members, learning_rate, dtype, weight_decay)
+
+    def _steps_together(self) -> bool:
+        """Whether this step runs the rule once over all variables (:mod:`.tensor_list`): torch's
+        eager step (a compiled one fuses the per-variable steps itself), for a class whose
+        ``multi_tensor`` says so and that keeps this class's step (a subclass that overrides
+        ``update_step``, ``rule_step``, ``started`` or ``assign_step`` steps one variable at a time)."""
+        if not self.multi_tensor or keras.backend.backend() != "torch":
+            return False
+        import torch
+        from keras.src.backend.common.stateless_scope import in_stateless_scope
+
+        own_step = all(
+            getattr(type(self), hook) is getattr(RuleOptimizer, hook)
+            for hook in ("update_step", "rule_step", "started", "assign_step")
+        )
+        # (in a StatelessScope, as stateless_apply opens, assignments are recorded, not written)
+        return own_step and not torch.compiler.is_compiling() and not in_stateless_scope()
+
+    def _update_together(
+        self, grads: list[Any], variables: list[Any], learning_rate: Any, dtype: str, weight_decay: float
+    ) -> None:
+        """One call of the rule's update for all ``variables`` (torch tensors of ``dtype``) and the writes."""
+        import torch
+
+        from .tensor_list import TensorList
+
+        torch_dtype = getattr(torch, dtype)
+        slots = [self._rule_state[self._get_variable_index(v)] for v in variables]
+        state = {key: TensorList([s[key].value for s in slots]) for key in slots[0]}
+        params = TensorList([v.value for v in variables])
+        grad = TensorList([g.to(torch_dtype) for g in grads])
+        hp = self.hyper(as_dtype(value_of(learning_rate), dtype), weight_decay)
+        with torch.no_grad():
+            new_param, new_state = self.rule.update(params, grad, state, hp)
+            self._check_state_keys(new_state, slots[0])
+            torch._foreach_copy_(params.tensors, new_param.tensors)
+            for key, value in new_state.items():
+                torch._foreach_copy_(state[key].tensors, value.tensors)
+
+    def _rule_weight_decay(self, index: int) -> float:
+        """The ``weight_decay`` the rule applies to variable ``index`` (0 unless ``decays_in_rule``)."""
+        # (asked of the Keras variable: TensorFlow's optimizer passes update_step the raw tf.Variable)
+        keras_variable = self._trainable_variables[index]
+        if self.decays_in_rule() and self.weight_decay and self._use_weight_decay(keras_variable):
+            return self.weight_decay
+        return 0.0
+
+    def _check_state_keys(self, new_state: Mapping[str, Any], slots: Mapping[str, Any]) -> None:
+        unknown = set(new_state) - set(slots)
+        if unknown:
+            raise RuntimeError(
+                f"rule {self.rule.name!r} returned state {sorted(unknown)} that its init did not create; "
+                "the Keras front end makes every state variable at build time"
+            )
+
     def update_step(self, gradient: Any, variable: Any, learning_rate: Any) -> None:
         _, _, new_param, new_state = self.rule_step(gradient, variable, learning_rate)
         self.assign_step(variable, new_param, new_state)
@@ -160,23 +239,13 @@ class RuleOptimizer(keras.optimizers.Optimizer):
         # 0-d tensors, never Python numbers, so the step traces.
         dtype = compute_dtype(variable)
         state = {key: as_dtype(value_of(slot), dtype) for key, slot in slots.items()}
-        weight_decay = 0.0
-        # (asked of the Keras variable: TensorFlow's optimizer passes update_step the raw tf.Variable)
-        keras_variable = self._trainable_variables[index]
-        if self.decays_in_rule() and self.weight_decay and self._use_weight_decay(keras_variable):
-            weight_decay = self.weight_decay
-        hp = self.hyper(as_dtype(value_of(learning_rate), dtype), weight_decay)
+        hp = self.hyper(as_dtype(value_of(learning_rate), dtype), self._rule_weight_decay(index))
         grad = as_dtype(keras.ops.convert_to_tensor(gradient), dtype)
         param = as_dtype(value_of(variable), dtype)
         with outside_autograd():
             start, state, hp = self.started(param, state, hp)
             new_param, new_state = self.rule.update(start, grad, state, hp)
-        unknown = set(new_state) - set(slots)
-        if unknown:
-            raise RuntimeError(
-                f"rule {self.rule.name!r} returned state {sorted(unknown)} that its init did not create; "
-                "the Keras front end makes every state variable at build time"
-            )
+        self._check_state_keys(new_state, slots)
         return param, state, new_param, new_state
 
     def started(
