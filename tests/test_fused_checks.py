@@ -223,6 +223,23 @@ def test_a_replayed_group_notices_a_parameter_put_in_another_ones_place():
     assert opt.state[params[1]]["step"].item() == 3.0
 
 
+@pytest.mark.parametrize("bits", [32, 16, 8])
+def test_an_empty_param_group_is_stepped_as_torch_steps_it(bits):
+    """torch.optim accepts a param group without parameters; so must the replay's bookkeeping."""
+    ours, theirs = _params(), _params()
+    opt = adamkit.torch.Adam([{"params": []}, {"params": ours}], lr=0.01, state_bits=bits)
+    ref = torch.optim.Adam([{"params": []}, {"params": theirs}], lr=0.01)
+    for step in range(4):
+        for params in (ours, theirs):
+            for p, g in zip(params, _grads(params, step), strict=True):
+                p.grad = g
+        opt.step()
+        ref.step()
+    tolerance = {32: 1e-6, 16: 1e-2, 8: 1e-2}[bits]
+    for x, y in zip(ours, theirs, strict=True):
+        assert rel_diff(x.detach(), y.detach()) <= tolerance
+
+
 def test_a_parameter_without_a_gradient_for_a_while_is_stepped_again_after():
     def drop(opt, params, step):
         if step in (2, 3):

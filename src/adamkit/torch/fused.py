@@ -34,7 +34,6 @@ import importlib
 import importlib.util
 import sys
 import warnings
-from collections import OrderedDict
 from typing import Any
 
 import numpy as np
@@ -44,7 +43,7 @@ from ..distributed import is_dtensor
 from ..rules.spec import Hyper, Rule, State
 from .engine import Engine, ReferenceEngine, fresh_state, plain_hyper
 from .fit import Checked, device_type, from_key, matches, read_scalars, scalar_key, takes
-from .replay import Replay, keeps
+from .replay import Replay, Replays, keeps, replay_key
 
 #: rule name -> "module:attribute" of its kernel family (imported on first use: numba is optional).
 KERNELS: dict[str, str] = {
@@ -168,8 +167,7 @@ class FusedEngine:
         self.checked: dict[int, Checked] = {}  # by id(param): the parameters found fit (.fit)
         self.shards = None  # the local views of DTensor parameters (adamkit.distributed.shards), once seen
         self.on_reference: set[int] = set()  # ids of the parameters whose last step the reference engine ran
-        #: the groups' last steps, to replay (.replay), by :func:`replay_key`; the latest few only
-        self.replays: OrderedDict[tuple[int, int], Replay] = OrderedDict()
+        self.replays = Replays()  # the groups' last steps, to replay (.replay)
 
     def engine_of(self, param: torch.Tensor) -> str:
         """The engine that ran ``param``'s last step: ``"fused"`` unless the kernels could not take it."""
@@ -181,9 +179,10 @@ class FusedEngine:
             self.reference.step_group(rule, group, state)
             return
         memo: dict[tuple, tuple] = {}  # the kernel and its scalars, once per distinct scalar state
-        replay = self.replays.pop(replay_key(group), None)
+        key = replay_key(group)
+        replay = self.replays.pop(key, None)
         if replay is not None and replay.run(group, state, hp, memo):
-            self.replays[replay_key(group)] = replay
+            self.replays.keep(key, replay)
             return
         tables: dict[tuple[torch.device, np.dtype, str], Table] = {}
         updates: list[tuple[Checked, State, State, Table, int]] = []
@@ -231,10 +230,10 @@ class FusedEngine:
         if leftovers:
             self.on_reference.update(map(id, leftovers))
             self.reference.step_group(rule, {**group, "params": leftovers}, state)
-        elif not shards and len(updates) == len(group["params"]):
-            self.keep_replay(group, updates, tables, arrays)
+        elif updates and not shards and len(updates) == len(group["params"]):
+            self.keep_replay(key, group, updates, tables, arrays)
 
-    def keep_replay(self, group: dict, updates: list, tables: dict, arrays: dict) -> None:
+    def keep_replay(self, key: tuple, group: dict, updates: list, tables: dict, arrays: dict) -> None:
         """Keep a :class:`.replay.Replay` of a step that ran the whole group on the kernels, in one
         kernel without per-tensor sums and one layout of scalar state."""
         records = [checked for checked, *_ in updates]
@@ -251,9 +250,7 @@ class FusedEngine:
             for where, table in tables.items()
         ]
         layout = records[0].layout
-        self.replays[replay_key(group)] = Replay(group["params"], records, self.kernel, kernel, layout, kept)
-        if len(self.replays) > KEPT_REPLAYS:
-            self.replays.popitem(last=False)
+        self.replays.keep(key, Replay(group["params"], records, self.kernel, kernel, layout, kept))
 
     def local_shard(self, param: torch.Tensor, p_state: State) -> Any:
         """DTensor ``param``'s :class:`adamkit.distributed.shards.Shard` (None: run on the DTensors)."""
@@ -317,18 +314,6 @@ class FusedEngine:
             kernel = self.kernel.choose(current)  # the family's kernel, or its phase's for this tensor
             memo[key] = (kernel, current, *kernel.scalars(hp, current))
         return memo[key]
-
-
-#: replays kept per engine: one per param group, and per subset of one that the low-bit engine hands over
-KEPT_REPLAYS = 16
-
-
-def replay_key(group: dict[str, Any]) -> tuple[int, int]:
-    """A group's key among the replays: its size and first parameter (a parameter belongs to one
-    group). Not the group dict's id: the low-bit engine hands the fused engine a new dict each step
-    with the tensors it keeps in 32 bits; the replay itself checks every parameter."""
-    params = group["params"]
-    return len(params), id(params[0]) if params else 0
 
 
 def launcher(device: str) -> Any:

@@ -29,12 +29,34 @@ path runs (and keeps a new replay if it can).
 from __future__ import annotations
 
 import operator
+from collections import OrderedDict
 from typing import Any
 
 import numpy as np
 import torch
 
 from .fit import PLAIN_TENSORS, Checked, from_key
+
+#: replays kept per engine: one per param group, and per subset of one that the low-bit engine hands over
+KEPT_REPLAYS = 16
+
+
+def replay_key(group: dict[str, Any]) -> tuple[int, int]:
+    """A group's key among the replays: its size and first parameter (a parameter belongs to one
+    group). Not the group dict's id: the low-bit engine hands the fused engine a new dict each step
+    with the tensors it keeps in 32 bits; the replay itself checks every parameter."""
+    params = group["params"]
+    return len(params), id(params[0]) if params else 0
+
+
+class Replays(OrderedDict):
+    """An engine's replays by :func:`replay_key`, the latest :data:`KEPT_REPLAYS` only (so that groups
+    that come and go cannot keep old parameters and tables alive)."""
+
+    def keep(self, key: tuple[int, int], replay: Any) -> None:
+        self[key] = replay
+        if len(self) > KEPT_REPLAYS:
+            self.popitem(last=False)
 
 
 class Replay:

@@ -21,7 +21,6 @@ is plain torch and runs anywhere.
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from typing import Any
 
 import torch
@@ -29,7 +28,7 @@ import torch
 from ...distributed import is_dtensor
 from ...rules.spec import Rule, State
 from ..engine import Engine, fresh_state, plain_hyper, scalar_number
-from ..fused import KEPT_REPLAYS, replay_key
+from ..replay import Replays, replay_key
 from .state import (
     MOMENTS,
     REDUCING,
@@ -86,8 +85,7 @@ class LowBitEngine:
         self.name = "fused" if self.kernel is not None else "reference"
         self.shards = None  # the local views of DTensor parameters (adamkit.distributed.shards), once seen
         self.ran: dict[int, str] = {}  # by id(param): the engine of its last low-bit step
-        #: the groups' last low-bit steps, to replay (.replay), by :func:`..fused.replay_key`
-        self.replays: OrderedDict[tuple[int, int], Any] = OrderedDict()
+        self.replays = Replays()  # the groups' last low-bit steps, to replay (.replay)
 
     def engine_of(self, param: torch.Tensor) -> str:
         """The engine that ran ``param``'s last step (its group's usual engine for 32-bit moments)."""
@@ -104,7 +102,7 @@ class LowBitEngine:
         key = replay_key(group)
         replay = self.replays.pop(key, None)
         if replay is not None and replay.run(self.kernel, self.full, rule, group, state, hp):
-            self.replays[key] = replay
+            self.replays.keep(key, replay)
             return
         full, fused, reference, shards = [], [], [], []
         for param in group["params"]:
@@ -166,9 +164,7 @@ class LowBitEngine:
         from .replay import LowBitReplay
 
         if LowBitReplay.keeps(kept):
-            self.replays[key] = LowBitReplay(group["params"], bits, full, fused, kept, self.kernel, hp)
-            if len(self.replays) > KEPT_REPLAYS:
-                self.replays.popitem(last=False)
+            self.replays.keep(key, LowBitReplay(group["params"], bits, full, fused, kept, self.kernel, hp))
 
     def local_shard(self, param: torch.Tensor, p_state: State) -> Any:
         """DTensor ``param``'s :class:`adamkit.distributed.shards.Shard` (None: run on the DTensors)."""
