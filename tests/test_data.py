@@ -18,7 +18,6 @@ import re
 import shutil
 import struct
 import sys
-import tarfile
 import threading
 import tracemalloc
 import zlib
@@ -33,6 +32,7 @@ from adamkit.data import download as download_module
 from adamkit.data.idx import read_idx
 from adamkit.data.locate import user_cache_dir
 from adamkit.data.splits import stratified_holdout
+from cifar_archive import cifar_batches, write_cifar
 
 MNIST_FILES = (
     "train-images-idx3-ubyte.gz",
@@ -469,32 +469,6 @@ def test_corrupt_http_download_is_rejected(monkeypatch, tmp_path, http_mirror):
 
 
 # ---------------------------------------------------------------------------- CIFAR-10
-
-
-def cifar_batch(count: int, seed: int) -> tuple[np.ndarray, list[int]]:
-    rng = np.random.default_rng(seed)
-    return rng.integers(0, 256, size=(count, 3072), dtype=np.uint8), rng.integers(0, 10, count).tolist()
-
-
-def write_cifar(path: Path, batches: dict[str, bytes | tuple], gz: bool = True) -> None:
-    """A tar(.gz) like cifar-10-python.tar.gz: cifar-10-batches-py/<batch> pickles (protocol 2)."""
-    with tarfile.open(path, "w:gz" if gz else "w") as archive:
-        for name, batch in batches.items():
-            if isinstance(batch, tuple):
-                data, labels = batch
-                batch = pickle.dumps(
-                    {b"batch_label": name.encode(), b"labels": labels, b"data": data, b"filenames": []},
-                    protocol=2,
-                )
-            info = tarfile.TarInfo(f"cifar-10-batches-py/{name}")
-            info.size = len(batch)
-            archive.addfile(info, io.BytesIO(batch))
-
-
-def cifar_batches() -> dict[str, tuple]:
-    batches = {f"data_batch_{i}": cifar_batch(3, seed=i) for i in range(1, 6)}
-    batches["test_batch"] = cifar_batch(4, seed=9)
-    return batches
 
 
 def test_cifar10_round_trips_with_channel_order(monkeypatch, tmp_path):

@@ -7,15 +7,22 @@ numbers that contradict it, and see the verdict change: a verdict is never writt
 
 from __future__ import annotations
 
+import copy
+import hashlib
+import html
 import json
 import re
 import shutil
+import statistics
+import struct
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 import torch
 
 from adamkit import cli
+from adamkit.data import DATASETS, DataFile, locate
 from adamkit.lab import claims
 from adamkit.lab.claims import (
     bias,
@@ -29,6 +36,7 @@ from adamkit.lab.claims import (
     tunability,
 )
 from adamkit.lab.runner import RunConfig, load_tensors
+from cifar_archive import ARCHIVE, cifar_batches, learnable_cifar_batch, write_cifar
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -209,20 +217,42 @@ def test_convergence_verdict():
     assert convergence.verdict(measured(0.98, 0.9)).outcome == "depends on the variant"
 
 
-def generalisation_measured(adam: float, momentum: float, swats: float) -> dict:
+def generalisation_measured(adam: float, momentum: float, swats: float, title: str = "digits") -> dict:
+    """One data set's numbers: these mean test accuracies (train 1.0), in ``measure_on``'s form."""
     tests = {"adam": adam, "momentum": momentum, "swats": swats}
     return {
+        "title": title,
         "optimizers": {
             name: {"test_accuracy": [v, v], "train_accuracy": [1.0, 1.0], "lr": 0.01, "switch_steps": [40]}
             for name, v in tests.items()
-        }
+        },
     }
 
 
+def generalisation_data_sets(**data_sets: tuple[float, float, float]) -> dict:
+    titles = {"digits": "digits", "cifar10": "CIFAR-10"}
+    return {"data_sets": {name: generalisation_measured(*v, titles[name]) for name, v in data_sets.items()}}
+
+
 def test_generalisation_verdict():
-    assert generalisation.verdict(generalisation_measured(0.88, 0.91, 0.905)).outcome == HOLDS
-    assert generalisation.verdict(generalisation_measured(0.92, 0.91, 0.9)).outcome == FAILS
-    assert generalisation.verdict(generalisation_measured(0.88, 0.91, 0.885)).outcome == "depends on the fix"
+    def outcome(*tests):
+        return generalisation.verdict(generalisation_data_sets(digits=tests)).outcome
+
+    assert outcome(0.88, 0.91, 0.905) == HOLDS
+    assert outcome(0.92, 0.91, 0.9) == FAILS
+    assert outcome(0.88, 0.91, 0.885) == "depends on the fix"
+
+
+def test_generalisation_verdict_per_data_set():
+    holds, fails = (0.88, 0.91, 0.905), (0.92, 0.91, 0.9)
+    assert generalisation.verdict(generalisation_data_sets(digits=holds, cifar10=holds)).outcome == HOLDS
+    # CIFAR-10's numbers alone turn it: where the data sets disagree the verdict says so, and which gave what
+    found = generalisation.verdict(generalisation_data_sets(digits=fails, cifar10=holds))
+    assert found.outcome == "depends on the data set"
+    assert "digits: does not hold here;" in found.reason and "CIFAR-10: holds here;" in found.reason
+    assert found.numbers["CIFAR-10: adam test accuracy"] == 0.88
+    assert found.numbers["digits: adam test accuracy"] == 0.92
+    assert generalisation.verdict(generalisation_data_sets(digits=fails, cifar10=fails)).outcome == FAILS
 
 
 def test_memory_verdict():
@@ -236,14 +266,46 @@ def test_memory_verdict():
 # --- the command end to end -----------------------------------------------------------------------
 
 
+def search_data_in(patch: pytest.MonkeyPatch, folder: Path) -> None:
+    """Data sets are looked for in ``folder`` only: ``$ADAMKIT_DATA``, and a user cache inside it
+    (the cache folder alone is moved: ``XDG_CACHE_HOME`` also moves the compiled kernels)."""
+    patch.setenv("ADAMKIT_DATA", str(folder))
+    patch.setattr(locate, "user_cache_dir", lambda: folder / "user-cache")
+
+
 @pytest.fixture(scope="module")
 def claims_report(tmp_path_factory):
-    """``adamkit claims --scale tiny``, run once for the tests below."""
+    """``adamkit claims --scale tiny``, run once for the tests below, where no CIFAR-10 is found."""
     out_dir = tmp_path_factory.mktemp("claims") / "report"
     torch.set_num_threads(1)
-    status = cli.main(["claims", "--scale", "tiny", "--out", str(out_dir)])
+    with pytest.MonkeyPatch.context() as patch:
+        search_data_in(patch, tmp_path_factory.mktemp("no-data"))
+        status = cli.main(["claims", "--scale", "tiny", "--out", str(out_dir)])
     assert status == 0
     return out_dir
+
+
+def png_size(path: Path) -> tuple[int, int]:
+    """Width and height from a PNG's IHDR chunk."""
+    return struct.unpack(">II", path.read_bytes()[16:24])
+
+
+def section_of(page: str, key: str) -> str:
+    start = page.index(f'<section id="{key}">')
+    return page[start : page.index("</section>", start)]
+
+
+@pytest.mark.slow
+def test_generalisation_says_cifar10_was_absent_where_it_looked_and_how_to_get_it(claims_report):
+    section = section_of((claims_report / "report.html").read_text(), generalisation.KEY)
+    measured = json.loads((claims_report / "claims.json").read_text())[generalisation.KEY]["measured"]
+    assert list(measured["data_sets"]) == ["digits"]
+    note = measured["notes"][0]
+    assert note.startswith("CIFAR-10 was not run (claims never download it).")
+    assert "its files were not found" in note and "$ADAMKIT_DATA/cifar10" in note  # where it looked
+    assert "download=True" in note and "cifar-10-python.tar.gz" in note  # how to get it
+    assert html.escape(note) in section
+    assert "CIFAR-10:" not in section and "digits: adam test accuracy" in section
 
 
 @pytest.mark.slow
@@ -322,3 +384,72 @@ def test_quick_and_another_scale_are_refused_before_anything_runs(capsys, tmp_pa
     assert status == 1
     assert "--quick and --scale tiny contradict each other" in capsys.readouterr().err
     assert not (tmp_path / "r").exists()
+
+
+# --- the generalisation claim on CIFAR-10 ---------------------------------------------------------
+
+
+def write_small_cifar10(folder: Path, known: bool = True) -> Path:
+    """A learnable CIFAR-10 of 150 training and 60 test images in ``folder/cifar10/``, which the data
+    package then finds; ``known``: registered under its own SHA-256 (else the real archive's)."""
+    archive = folder / "cifar10" / ARCHIVE
+    archive.parent.mkdir(parents=True)
+    write_cifar(archive, cifar_batches(per_batch=30, test=60, make=learnable_cifar_batch))
+    return archive
+
+
+@pytest.fixture
+def small_cifar10(monkeypatch, tmp_path) -> Path:
+    search_data_in(monkeypatch, tmp_path / "data")
+    archive = write_small_cifar10(tmp_path / "data")
+    digest = hashlib.sha256(archive.read_bytes()).hexdigest()
+    known = replace(DATASETS["cifar10"], files=(DataFile(ARCHIVE, sha256=digest),))
+    monkeypatch.setitem(DATASETS, "cifar10", known)
+    return archive
+
+
+def test_generalisation_runs_on_cifar10_when_its_files_are_found(small_cifar10, tmp_path):
+    said: list[str] = []
+    page_path, done = claims.run_claims(
+        common.SCALES["tiny"], tmp_path / "report", only=[generalisation.KEY], say=said.append
+    )
+    [(_, measured, found)] = done
+    cifar = measured["data_sets"]["cifar10"]
+    assert list(measured["data_sets"]) == ["digits", "cifar10"]
+    assert cifar["title"] == "CIFAR-10" and cifar["train_size"] == 120  # 150, less the 20% validation
+    assert measured["notes"] == [f"CIFAR-10 read from {small_cifar10.parent}."]
+    assert said[1].strip() == measured["notes"][0]  # also told on the terminal
+    # the CNN took the 3 x 32 x 32 images and learnt their classes: far above chance (0.1)
+    best = max(statistics.fmean(o["test_accuracy"]) for o in cifar["optimizers"].values())
+    assert best > 0.6
+    page = page_path.read_text()
+    section = section_of(page, generalisation.KEY)
+    for name in generalisation.GRIDS:
+        row = f"<tr><td>CIFAR-10: {name} test accuracy</td>"
+        assert row in section and f"<tr><td>scikit-learn digits: {name} test accuracy</td>" in section
+    assert "CIFAR-10: " in found.reason and "digits: " in found.reason
+    assert f"CIFAR-10 read from {small_cifar10.parent}." in section
+    # one plot row per data set
+    one_row = png_size(tmp_path / "report" / "claim-generalisation.png")
+    saved = json.loads((tmp_path / "report" / "claims.json").read_text())[generalisation.KEY]
+    assert generalisation.verdict(saved["measured"]).outcome == saved["outcome"] == found.outcome
+    generalisation.plot({"data_sets": {"digits": measured["data_sets"]["digits"]}}, tmp_path / "one.png")
+    assert one_row[1] == 2 * png_size(tmp_path / "one.png")[1]
+    # numbers that contradict what CIFAR-10 gave turn the verdict, whatever the digits said
+    on_digits = generalisation.verdict({"data_sets": {"digits": measured["data_sets"]["digits"]}}).outcome
+    for tests, on_cifar in (((0.3, 0.9, 0.9), HOLDS), ((0.9, 0.3, 0.3), FAILS)):
+        contradicted = copy.deepcopy(measured)
+        for name, value in zip(generalisation.GRIDS, tests, strict=True):
+            contradicted["data_sets"]["cifar10"]["optimizers"][name]["test_accuracy"] = [value]
+        turned = generalisation.verdict(contradicted)
+        assert turned.outcome == (on_cifar if on_digits == on_cifar else "depends on the data set")
+        assert f"CIFAR-10: {on_cifar};" in turned.reason
+
+
+def test_a_corrupt_cifar10_is_not_run_and_said_so(monkeypatch, tmp_path):
+    search_data_in(monkeypatch, tmp_path / "data")
+    write_small_cifar10(tmp_path / "data")  # the real archive's checksum: this one does not match it
+    data, note = generalisation.find_cifar10(0.2, None)
+    assert data is None
+    assert "CIFAR-10 was not run" in note and "corrupt" in note and "checksum mismatch" in note
+    assert str(tmp_path / "data" / "cifar10") in note

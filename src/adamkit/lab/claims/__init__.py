@@ -73,6 +73,8 @@ def run_claims(
         measured["seconds"] = time.perf_counter() - started
         experiment.plot(measured, folder / f"{CLAIM_PLOT_PREFIX}{experiment.KEY}.png")
         say(f"{number}. {experiment.TITLE}: {found.outcome} ({measured['seconds']:.0f} s)")
+        for note in measured.get("notes", []):
+            say(f"   {note}")
         done.append((experiment, measured, found))
     numbers = {
         e.KEY: {

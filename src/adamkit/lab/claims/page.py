@@ -26,6 +26,7 @@ blockquote { border-left: 4px solid #bbb; margin: 0.5em 0; padding: 0.2em 1em; c
 .verdict { font-weight: bold; padding: 0.1em 0.5em; border-radius: 0.3em; }
 .holds { background: #d9f2d9; } .fails { background: #f7d7d7; } .depends { background: #fdf1c7; }
 section { border-top: 1px solid #ddd; margin-top: 2em; }
+.note { background: #f3f3f3; padding: 0.3em 0.6em; }
 """
 
 
@@ -37,7 +38,11 @@ def _numbers_table(values: dict[str, Any]) -> str:
 def render(
     done: Sequence[tuple[ModuleType, dict[str, Any], Verdict]], folder: Path, settings: dict[str, Any]
 ) -> str:
-    """The page for the experiments run, in order; their plots are read from ``folder``."""
+    """The page for the experiments run, in order; their plots are read from ``folder``.
+
+    An experiment's ``measured["notes"]`` (sentences, such as a data set that was not found)
+    are shown under its description.
+    """
     title = "Adam's claims, measured"
     toc = "".join(
         f'<li><a href="#{e.KEY}">{html.escape(e.TITLE)}</a>: '
@@ -51,7 +56,8 @@ def render(
             f'<section id="{experiment.KEY}"><h2>{number}. {html.escape(experiment.TITLE)}</h2>'
             f"<blockquote>{html.escape(experiment.SENTENCE)}<br><small>{html.escape(experiment.SOURCE)}</small>"
             f"</blockquote><h3>Experiment</h3><p>{html.escape(experiment.EXPERIMENT)}</p>"
-            f'<figure><img src="{_data_uri(plot)}" alt="{html.escape(plot.stem)}"></figure>'
+            + "".join(f'<p class="note">{html.escape(note)}</p>' for note in measured.get("notes", []))
+            + f'<figure><img src="{_data_uri(plot)}" alt="{html.escape(plot.stem)}"></figure>'
             f'<h3>Verdict: <span class="verdict {found.kind}">{html.escape(found.outcome)}</span></h3>'
             f"<p>{html.escape(found.reason)}</p>"
             f"<h4>Measured</h4>{_numbers_table(found.numbers)}"
