@@ -42,7 +42,9 @@ def peak(bits: int, fused: bool, phase: str, numel: int = NUMEL) -> float:
 def test_first_8_bit_step_and_a_32_bit_checkpoint_s_load_stay_small():
     # the state itself (2.03 bytes a value) and the kernels' loading (~3) are in these figures
     assert peak(8, True, "first") < 8
-    assert peak(8, True, "load") < 8
+    # the load converts the checkpoint's moments in chunks and checks their values without a
+    # per-value temporary (measured 2.7; 7.1 while the check ran torch.isfinite on each moment)
+    assert peak(8, True, "load") < 5
 
 
 def test_the_reference_path_at_8_bits_peaks_below_its_32_bit_step():
