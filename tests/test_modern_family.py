@@ -319,3 +319,36 @@ def test_a_compiled_training_step_equals_eager_mode(name, fused, one_torch_threa
     compiled = train(make_opt, backend="eager")
     assert compiled[3].op_count > 0  # Dynamo compiled the model around the step
     assert_same_run(compiled, train(make_opt))
+
+
+@pytest.mark.parametrize("kwargs", [dict(lr=1e-2), dict(lr=1e-2, warmup_steps=10, weight_decay=0.1, r=1.0)])
+def test_numpy_schedule_free_adamw_with_train_and_eval_equals_the_schedulefree_package(kwargs):
+    """adamkit.numpy's train()/eval() move the arrays as schedulefree moves torch's parameters,
+    switched mid-run (evaluations between training stretches), in float64."""
+    schedulefree = pytest.importorskip("schedulefree")
+    import adamkit.numpy as aknp
+
+    arrays = [p.numpy().copy() for p in start()]
+    theirs = [p.clone().requires_grad_(True) for p in start()]
+    ours_opt = aknp.ScheduleFreeAdamW(arrays, **kwargs)
+    their_opt = schedulefree.AdamWScheduleFree(theirs, foreach=False, **kwargs)
+    with pytest.raises(RuntimeError, match=r"optimizer\.train\(\)"):  # starts in eval mode
+        ours_opt.step([np.ones_like(a) for a in arrays])
+    assert all(np.array_equal(a, p.detach().numpy()) for a, p in zip(arrays, start(), strict=True))
+    for step in range(STEPS):
+        if step % 20 == 0:
+            ours_opt.train()
+            their_opt.train()
+        grads = grads_at(step, [torch.from_numpy(a) for a in arrays])
+        ours_opt.step([g.numpy() for g in grads])
+        for p, g in zip(theirs, grads_at(step, [p.detach() for p in theirs]), strict=True):
+            p.grad = g
+        their_opt.step()
+        if step % 20 == 19:
+            ours_opt.eval()
+            their_opt.eval()
+            assert_same([torch.from_numpy(a) for a in arrays], [p.detach() for p in theirs], tol=1e-11)
+    _moved([torch.from_numpy(a) for a in arrays])
+    ours_opt.train()
+    their_opt.train()
+    assert_same([torch.from_numpy(a) for a in arrays], [p.detach() for p in theirs], tol=1e-11)

@@ -20,7 +20,7 @@ from adamkit.rules.swats import SWATS as SWATS_RULE
 from adamkit.rules.swats import after_adam_step
 from adamkit.torch.lowbit.state import allowed_bits
 from cases import ALGORITHMS
-from harness import gradients, make_torch_run, torch_steps
+from harness import gradients, make_torch_run, torch_steps, training
 from snapshots import assert_same, bits_equal, snapshot
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -199,7 +199,8 @@ def test_swats_still_switches_after_a_nan_batch(fused):
 def test_numpy_policies(algo):
     def fresh(policy):
         a, b = np.array([1.0, -2.0]), np.array([0.5, 0.25, 3.0])
-        return a, b, getattr(adamkit.numpy, algo)([a, b], lr=0.1, nonfinite=policy, **KWARGS.get(algo, {}))
+        opt = getattr(adamkit.numpy, algo)([a, b], lr=0.1, nonfinite=policy, **KWARGS.get(algo, {}))
+        return a, b, training(opt)
 
     a, b, opt = fresh("skip")
     ca, cb, clean = fresh("skip")

@@ -74,7 +74,7 @@ def test_numpy_equals_torch(case, float64_default):
     flat = [p for g in groups for p in g["params"]]
     for p, p0 in zip(flat, init, strict=True):
         p[...] = p0
-    opt_n = getattr(adamkit.numpy, case.algo)(groups, **case.kwargs)
+    opt_n = training(getattr(adamkit.numpy, case.algo)(groups, **case.kwargs))
     numpy_steps(flat, opt_n, 100)
     for i, (a, b) in enumerate(zip(flat, pt, strict=True)):
         assert rel_diff(a, b.detach()) <= 1e-12, f"param{i}"

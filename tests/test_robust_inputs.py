@@ -187,7 +187,7 @@ def test_numpy_refuses_integer_parameters(algo):
 def test_numpy_step_is_atomic(algo):
     """A shape error on the second gradient used to leave the first parameter moved and counted."""
     a, b = np.array([1.0, -2.0]), np.array([0.5, 0.25, 3.0])
-    opt = getattr(adamkit.numpy, algo)([a, b], lr=0.1)
+    opt = training(getattr(adamkit.numpy, algo)([a, b], lr=0.1))
     opt.step([2 * a, 2 * b])
     state = [None if s is None else {k: np.copy(v) for k, v in s.items()} for s in opt.state]
     before = (a.copy(), b.copy(), state)

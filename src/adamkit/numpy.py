@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from .rules import RULES
+from .rules.schedulefree import SCHEDULE_FREE_ADAMW, to_eval, to_train
 from .rules.spec import Rule, State
 
 NONFINITE = ("propagate", "skip", "raise")  # as adamkit.torch.nonfinite (kept free of torch)
@@ -143,6 +144,59 @@ class NumpyOptimizer:
         return f"adamkit.numpy.{type(self).__name__}({len(self.state)} arrays, {hp})"
 
 
+class ScheduleFreeAdamW(NumpyOptimizer):
+    """Schedule-Free AdamW (Defazio et al., 2024) on NumPy arrays, as in :mod:`adamkit.torch`.
+
+    The arrays hold the gradient point ``y`` while training and the average ``x`` while
+    evaluating: call :meth:`train` before training steps and :meth:`eval` before evaluating or
+    saving (the optimizer starts in eval mode, as ``schedulefree.AdamWScheduleFree``), and
+    :meth:`step` refuses to run outside train mode. Use no schedule; ``warmup_steps`` warms up.
+
+        >>> import numpy as np
+        >>> w = np.array([1.0])
+        >>> opt = ScheduleFreeAdamW([w], lr=0.1)
+        >>> opt.train()
+        >>> for _ in range(3):
+        ...     opt.step([2 * w])
+        >>> opt.eval()   # w now holds the average x
+    """
+
+    rule = SCHEDULE_FREE_ADAMW
+
+    def __init__(self, params: Iterable[Any], lr: float | None = None, **hyper: Any) -> None:
+        super().__init__(params, lr, **hyper)
+        for group in self.param_groups:
+            group.setdefault("train_mode", False)
+
+    def train(self) -> None:
+        """Put the parameters at the gradient point ``y`` (before training steps)."""
+        self._move(True)
+
+    def eval(self) -> None:
+        """Put the parameters at the average ``x`` (before evaluating or saving)."""
+        self._move(False)
+
+    def _move(self, train: bool) -> None:
+        i = 0
+        for group in self.param_groups:
+            beta1 = group["betas"][0]
+            for param in group["params"]:
+                state = self.state[i]
+                i += 1
+                if group["train_mode"] != train and state is not None:
+                    to = to_train if train else to_eval
+                    _real(param)[...] = to(_real(param), _real(state["z"]), beta1)
+            group["train_mode"] = train
+
+    def step(self, grads: Sequence[np.ndarray | None]) -> None:
+        if not all(group["train_mode"] for group in self.param_groups):
+            raise RuntimeError(
+                "ScheduleFreeAdamW.step() outside train mode: call optimizer.train() before training "
+                "(and optimizer.eval() before evaluating or saving), as with schedulefree"
+            )
+        super().step(grads)
+
+
 def _check_param(i: int, param: Any) -> None:
     """A parameter is a floating or complex NumPy array: it is updated in place, by fractional steps."""
     if not isinstance(param, np.ndarray):
@@ -163,6 +217,7 @@ def _front(rule: Rule) -> type[NumpyOptimizer]:
 
 #: One class per rule, named as in torch.optim (``Adam``, ``NAdam``, ``SGD``, ...).
 OPTIMIZERS: dict[str, type[NumpyOptimizer]] = {name: _front(r) for name, r in RULES.items()}
+OPTIMIZERS[SCHEDULE_FREE_ADAMW.name] = ScheduleFreeAdamW  # with train() and eval()
 globals().update({cls.__name__: cls for cls in OPTIMIZERS.values()})
 
 __all__ = ["NumpyOptimizer", "OPTIMIZERS", *(cls.__name__ for cls in OPTIMIZERS.values())]

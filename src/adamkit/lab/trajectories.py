@@ -159,7 +159,10 @@ def make_optimizer(name: str, point: np.ndarray, lr: float, function: TestFuncti
         raise ValueError(f"Optimizer {name!r} needs {missing}, which this install lacks")
     accepted = cls.rule.defaults
     hyper = {k: v for k, v in SETTINGS[function.name].hyper.items() if k in accepted}
-    return cls([point], lr=lr, **{**hyper, **spec.options})
+    opt = cls([point], lr=lr, **{**hyper, **spec.options})
+    if hasattr(opt, "train"):  # Schedule-Free: the path is its gradient point y, where it steps
+        opt.train()
+    return opt
 
 
 def trajectory(
