@@ -250,13 +250,18 @@ def test_vector_encoder_equals_portable_encoder():
     for signed, cmap in ((True, SIGNED), (False, UNSIGNED)):
         rounding = jit.rounding(cmap)
         y = adversarial(cmap, seed=4)
-        y = np.concatenate([y, [np.nan, -np.nan, np.inf]]).astype(np.float32)
-        for n in (256, 250, 7):  # whole vectors, and a tail
-            for start in range(0, y.size - n, 997):
+        # beyond the scale and far below the first cut too (octaves outside the table's 32)
+        outside = [2.0, 3e5, 1e30, 3e38, 1e-12, 2.0**-40, 1e-40]
+        outside += [-v for v in outside] if signed else []
+        y = np.concatenate([y, [np.nan, -np.nan, np.inf, -np.inf], outside]).astype(np.float32)
+        y = np.concatenate([y, np.random.default_rng(5).permutation(y)])  # the rare values in other lanes
+        for n, stride in ((256, 256), (250, 250), (7, 997)):  # whole vectors (every value), and a tail
+            for start in range(0, y.size - n, stride):
                 block = y[start : start + n] * np.float32(0.37)
                 bits = np.int32(np.float32(0.37).view(np.int32))
                 fast, slow = np.empty(n, np.uint8), np.empty(n, np.uint8)
-                assert simd.encode_block_simd(block, bits, fast, signed, rounding) == np.float32(0.37)
+                tables = simd.tables(cmap)
+                assert simd.encode_block_simd(block, bits, fast, signed, tables, rounding) == np.float32(0.37)
                 jit.encode_block(block, bits, slow, signed, rounding)
                 np.testing.assert_array_equal(fast, slow)
 
@@ -333,7 +338,7 @@ def encoders(cmap):
     if avx2.AVAILABLE:
         found["avx2"] = run(avx2.encode_block_avx2, tables, rounding)
     if simd.AVAILABLE:
-        found["avx512"] = run(simd.encode_block_simd, rounding)
+        found["avx512"] = run(simd.encode_block_simd, simd.tables(cmap), rounding)
     return found
 
 
@@ -407,3 +412,31 @@ def test_vector_decoder_gives_nan_for_the_nan_code():
         fast = np.empty(256, np.float32)
         avx2.decode_block_avx2(codes, avx2.tables(cmap), np.float32(0.37), fast, cmap.signed, cmap.decode)
         np.testing.assert_array_equal(fast, cmap.decode * np.float32(0.37))  # NaN where the table has it
+
+
+def test_vbmi_decoder_equals_the_table_times_the_scale():
+    """The byte-lookup decoder (AVX-512 VBMI) gives ``decode[code] * scale`` as NumPy computes it, bit
+    for bit (NaN's bits included): every code, in shuffled order, at scales from subnormal to huge,
+    zero and non-finite; whole steps of 64 and tails (the AVX2 and portable loops)."""
+    from adamkit.torch.lowbit import avx2, jit, vbmi
+
+    if not vbmi.AVAILABLE:
+        pytest.skip("the host CPU has no AVX-512 VBMI: the AVX2 or portable decoder is the one used")
+    rng = np.random.default_rng(7)
+    scales = np.concatenate(
+        [10.0 ** rng.uniform(-44, 38, 40), [0.37, 1.0, 0.0, -0.0, 1e-45, 3.4e38, np.inf, np.nan]]
+    ).astype(np.float32)
+    for cmap in (SIGNED, UNSIGNED):
+        planes, tables = vbmi.planes(cmap.decode), avx2.tables(cmap)
+        codes = rng.permutation(np.tile(np.arange(256, dtype=np.uint8), 4))
+        for scale in scales:
+            for start, n in ((0, 1024), (3, 256), (5, 250), (64, 63), (1, 1)):
+                block = codes[start : start + n]
+                fast, slow = np.empty(n, np.float32), np.empty(n, np.float32)
+                vbmi.decode_block_vbmi(block, planes, scale, fast, cmap.signed, tables, cmap.decode)
+                jit.decode_block(block, cmap.decode, scale, slow)
+                with np.errstate(invalid="ignore"):  # 0 * inf
+                    expected = cmap.decode[block] * scale
+                np.testing.assert_array_equal(fast.view(np.int32), expected.view(np.int32))
+                np.testing.assert_array_equal(slow.view(np.int32), expected.view(np.int32))
+        assert np.isnan(cmap.decode[0x80]) == cmap.signed  # the NaN code is among those checked

@@ -14,7 +14,7 @@ moments live differs:
   update runs over them (a vectorised loop, as the fp32 kernel's), keeping the new
   moments there and taking their largest magnitudes; then the codes are written relative
   to the new ``absmax``. The codec is the widest the CPU runs (:data:`decode`,
-  :data:`encode`: AVX2 or AVX-512 vectors, else portable loops), and the memory of the
+  :data:`encode`: AVX-512 or AVX2 vectors, else portable loops), and the memory of the
   block ``AHEAD`` blocks on is requested while this one is computed. Memory is read and
   written once: about 16 bytes per parameter.
 
@@ -33,7 +33,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..kernels.jit import block_kernel, decayed, element, memory_at, table
-from . import avx2, simd
+from . import avx2, simd, vbmi
 from .dynamic_map import SIGNED, UNSIGNED, DynamicMap
 from .jit import (
     add32,
@@ -51,9 +51,10 @@ UNIT = 64 * BLOCK  # values per unit of parallel work
 AHEAD = 16  # blocks between the one updated and the one prefetched
 
 
-def map_constants(cmap: DynamicMap) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """What the codec reads of a map: its decode table, :func:`.jit.rounding`, :func:`.avx2.tables`."""
-    return cmap.decode, rounding(cmap), avx2.tables(cmap)
+def map_constants(cmap: DynamicMap) -> tuple[np.ndarray, ...]:
+    """What the codec reads of a map: its decode table, :func:`.jit.rounding`, :func:`.avx2.tables`,
+    :func:`.vbmi.planes`, :func:`.simd.tables`."""
+    return cmap.decode, rounding(cmap), avx2.tables(cmap), vbmi.planes(cmap.decode), simd.tables(cmap)
 
 
 #: The maps the 8-bit kernels read, signed then unsigned.
@@ -62,8 +63,14 @@ MAPS = (map_constants(SIGNED), map_constants(UNSIGNED))
 
 # The codec, chosen at import for the CPU (each compiles only where it runs); same signatures.
 @element
+def _decode_vbmi(codes, constants, scale, out, signed):
+    table, _, vector, planes, _ = constants
+    vbmi.decode_block_vbmi(codes, planes, scale, out, signed, vector, table)
+
+
+@element
 def _decode_vector(codes, constants, scale, out, signed):
-    table, _, vector = constants
+    table, _, vector, _, _ = constants
     avx2.decode_block_avx2(codes, vector, scale, out, signed, table)
 
 
@@ -74,12 +81,13 @@ def _decode_portable(codes, constants, scale, out, signed):
 
 @element
 def _encode_avx512(values, scale_bits, codes, signed, constants):
-    return simd.encode_block_simd(values, scale_bits, codes, signed, constants[1])
+    _, portable, _, _, vector = constants
+    return simd.encode_block_simd(values, scale_bits, codes, signed, vector, portable)
 
 
 @element
 def _encode_avx2(values, scale_bits, codes, signed, constants):
-    _, portable, vector = constants
+    _, portable, vector, _, _ = constants
     return avx2.encode_block_avx2(values, scale_bits, codes, signed, vector, portable)
 
 
@@ -88,9 +96,9 @@ def _encode_portable(values, scale_bits, codes, signed, constants):
     return encode_block(values, scale_bits, codes, signed, constants[1])
 
 
-#: ``decode(codes, constants, scale, out, signed)``: ``out = decode[codes] * scale``, 8 values
-#: a step with AVX2 (:mod:`.avx2`), else the portable loop.
-decode = _decode_vector if avx2.AVAILABLE else _decode_portable
+#: ``decode(codes, constants, scale, out, signed)``: ``out = decode[codes] * scale``, 64 values a
+#: step by byte lookups with AVX-512 VBMI (:mod:`.vbmi`), 8 with AVX2 (:mod:`.avx2`), else the portable loop.
+decode = _decode_vbmi if vbmi.AVAILABLE else _decode_vector if avx2.AVAILABLE else _decode_portable
 #: ``encode(values, scale_bits, codes, signed, constants) -> scale``: the codes of ``values``, by
 #: the widest encoder the CPU runs: AVX-512 (:mod:`.simd`), AVX2 (:mod:`.avx2`) or portable.
 encode = _encode_avx512 if simd.AVAILABLE else _encode_avx2 if avx2.AVAILABLE else _encode_portable

@@ -26,7 +26,6 @@ from .dynamic_map import CUTS, NAN_CODE, SATURATED, SMALLEST_NORMAL, DynamicMap
 from .vector_ir import call
 
 LANES = 16
-OCTAVE_BASE = 96  # the octave rows cover float32 exponents 96..127: y in [2**-31, 1]
 
 
 @element
@@ -55,20 +54,17 @@ def normalized(x, factor, multiply):
 
 
 def rounding(cmap: DynamicMap) -> np.ndarray:
-    """A map's rounding constants in the kernels' layout: (6, 16) float32.
+    """A map's rounding constants in the kernels' layout: (4, 16) float32.
 
     Rows: ``cuts`` (padded with inf), ``starts``, ``inv_widths``, ``tops`` (padded with
-    the last decade's), then, for :mod:`.simd`, the decade at the start of each binary
-    octave ``2**(e - 127)``, ``e = 96 .. 127``, as two rows of 16.
+    the last decade's).
     """
-    out = np.empty((6, LANES), np.float32)
+    out = np.empty((4, LANES), np.float32)
     out[0] = np.inf
     out[0, :CUTS] = cmap.cuts
     for row, values in ((1, cmap.starts), (2, cmap.inv_widths), (3, cmap.tops)):
         out[row] = values[-1]
         out[row, : len(values)] = values
-    exponents = (np.arange(OCTAVE_BASE, 128) - 127).astype(np.float64)
-    out[4:6] = (cmap.cuts[None, :] <= np.float32(2.0) ** exponents[:, None]).sum(axis=1).reshape(2, LANES)
     return out
 
 
