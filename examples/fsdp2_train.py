@@ -8,7 +8,8 @@ Each rank holds half of every weight (``fully_shard``) and half of its optimizer
 8-bit moments cost about 2.03 bytes per parameter, so 1.02 per parameter on each of two
 ranks. The model learns a fixed next-token rule on synthetic sequences (no download).
 Run it again with ``--resume`` and the same ``--checkpoint``: it continues from the saved
-weights and optimizer state, on any number of processes.
+weights and optimizer state, on any number of processes, at any ``--state-bits`` (a checkpoint
+saved at 8 bits loads into 32- or 16-bit state and back: ``StateBitsLoadPlanner`` converts it).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from torch.distributed.checkpoint.state_dict import get_state_dict, set_state_di
 from torch.distributed.fsdp import fully_shard
 
 import adamkit.torch as ak
+from adamkit.distributed.checkpoint import StateBitsLoadPlanner
 
 VOCAB, WIDTH, LENGTH = 64, 256, 32
 
@@ -61,6 +63,7 @@ def main() -> None:
     parser.add_argument("--lr", type=float, default=3e-3)
     parser.add_argument("--checkpoint", help="folder for the DCP checkpoint (saved at the end)")
     parser.add_argument("--resume", action="store_true", help="load --checkpoint first")
+    parser.add_argument("--state-bits", type=int, default=8, choices=(32, 16, 8), help="optimizer state")
     args = parser.parse_args()
 
     cuda = torch.cuda.is_available()
@@ -75,13 +78,14 @@ def main() -> None:
     for layer in model.encoder.layers:
         fully_shard(layer)
     fully_shard(model)
-    opt = ak.AdamW(model.parameters(), lr=args.lr, weight_decay=0.01, state_bits=8)
+    opt = ak.AdamW(model.parameters(), lr=args.lr, weight_decay=0.01, state_bits=args.state_bits)
 
     start = 0
     if args.resume:
         model_state, optim_state = get_state_dict(model, opt)
         state = {"model": model_state, "optim": optim_state, "step": torch.tensor(0)}
-        dcp.load(state, checkpoint_id=args.checkpoint)
+        # the planner converts moments saved at another state_bits (without it: same state_bits only)
+        dcp.load(state, checkpoint_id=args.checkpoint, planner=StateBitsLoadPlanner())
         set_state_dict(model, opt, model_state_dict=state["model"], optim_state_dict=state["optim"])
         start = int(state["step"])
 

@@ -272,7 +272,8 @@ def zero(rank: int, world: int, steps: int = 3) -> dict:
 
 
 def checkpoint_save(rank: int, world: int, out: Path, bits_list=(32, 16, 8), steps: int = 3) -> dict:
-    """Train, save with DCP, continue (the uninterrupted run); and the full state dict for torch.optim."""
+    """Train, save with DCP, continue (the uninterrupted run); and the full state dict for torch.optim.
+    Also a checkpoint of torch.optim.AdamW trained on the same gradients (``ckpttorch``)."""
     import torch.distributed.checkpoint as dcp
     from torch.distributed.checkpoint.state_dict import (
         StateDictOptions,
@@ -299,7 +300,121 @@ def checkpoint_save(rank: int, world: int, out: Path, bits_list=(32, 16, 8), ste
         continued = continue_training(model, opt, steps)
         results[bits] = {"continued": continued, "torch": torch_optim_continues(full, weights, steps)}
         results[bits]["full_keys"] = sorted(full["state"]["0.weight"])
+    model = mlp()
+    fully_shard(model)
+    opt = adamw("torch", model.parameters())
+    params = list(model.parameters())
+    for step in range(steps):
+        set_grads(params, [p.full_tensor() for p in params], step)
+        opt.step()
+    dcp.save({"optim": get_optimizer_state_dict(model, opt)}, checkpoint_id=out / "ckpttorch")
+    # one process's 8-bit state (no FSDP, every rank the same): whole-tensor scales (blocks,), and
+    # 8-bit moments for the 512 x 18 and 5000 tensors, which FSDP2 keeps in float32
+    plain = mlp()
+    opt = adamw(8, plain.parameters())
+    for step in range(steps):
+        set_grads([None] * len(params), list(plain.parameters()), step)
+        opt.step()
+    dcp.save({"optim": get_optimizer_state_dict(plain, opt)}, checkpoint_id=out / "ckptplain8")
     return results
+
+
+def adamw(bits: int | str, params) -> torch.optim.Optimizer:
+    """adamkit's AdamW at ``bits``, or torch.optim.AdamW for ``bits="torch"``."""
+    if bits == "torch":
+        return torch.optim.AdamW(params, lr=1e-2)
+    return ak.AdamW(params, lr=1e-2, state_bits=bits)
+
+
+#: (saved, loading) state_bits of the checkpoints loaded across precisions ("torch": torch.optim.AdamW;
+#: "plain8": saved at 8 bits by one process without FSDP)
+CONVERSIONS = [(32, 8), (8, 32), (16, 8), (8, 16), (32, 16), (16, 32), ("torch", 8), (8, "torch")]
+CONVERSIONS += [("plain8", 8), ("plain8", 32)]  # one process's 8-bit checkpoint into FSDP2 state
+
+
+def checkpoint_convert(rank: int, world: int, out: Path) -> dict:
+    """The 2-rank checkpoints loaded on ``world`` ranks into optimizers of other ``state_bits`` through
+    StateBitsLoadPlanner: each loaded state, whole (rank 0), for the test to hold against one process."""
+    import torch.distributed.checkpoint as dcp
+    from torch.distributed.checkpoint.state_dict import get_optimizer_state_dict, set_optimizer_state_dict
+    from torch.distributed.fsdp import fully_shard
+
+    from adamkit.distributed.checkpoint import StateBitsLoadPlanner
+
+    results = {}
+    for saved, loading in CONVERSIONS:
+        model = mlp()
+        fully_shard(model)
+        opt = adamw(loading, model.parameters())
+        state = {"optim": get_optimizer_state_dict(model, opt)}
+        dcp.load(state, checkpoint_id=out / f"ckpt{saved}", planner=StateBitsLoadPlanner())
+        set_optimizer_state_dict(model, opt, state["optim"])
+        results[saved, loading] = {n: full_state(opt, p) for n, p in model.named_parameters()}
+    return results
+
+
+def conversions_refused(rank: int, world: int, out: Path) -> dict:
+    """What a load across precisions that cannot be converted does: without the planner (DCP's own
+    missing key), and with it for a parameter not sharded by rows; whether the state changed."""
+    import torch.distributed.checkpoint as dcp
+    from torch.distributed.checkpoint.state_dict import get_optimizer_state_dict
+    from torch.distributed.device_mesh import init_device_mesh
+    from torch.distributed.fsdp import fully_shard
+    from torch.distributed.tensor import Shard, distribute_tensor
+
+    from adamkit.distributed.checkpoint import StateBitsLoadPlanner
+
+    model = mlp()
+    fully_shard(model)
+    opt = adamw(32, model.parameters())
+    state = {"optim": get_optimizer_state_dict(model, opt)}
+    before = {n: full_state(opt, p) for n, p in model.named_parameters()}
+    results = {"no planner": attempt(lambda: dcp.load(state, checkpoint_id=out / "ckpt8"))}
+    after = {n: full_state(opt, p) for n, p in model.named_parameters()}
+    same = [torch.equal(before[n][k], after[n][k]) for n in before for k in before[n]]
+    results["no planner", "unchanged"] = all(same)
+    mesh = init_device_mesh("cpu", (world,))
+    column = distribute_tensor(torch.full((18, 256), 7.0), mesh, [Shard(1)])  # tensor parallel: not by rows
+    by_columns = {"optim": {"state": {"0.weight": {"exp_avg": column}}}}
+    results["columns"] = attempt(
+        lambda: dcp.load(by_columns, checkpoint_id=out / "ckpt8", planner=StateBitsLoadPlanner())
+    )
+    kept = by_columns["optim"]["state"]["0.weight"]["exp_avg"]
+    results["columns", "unchanged"] = kept is column and bool((column.full_tensor() == 7).all())
+    return results
+
+
+def long_shards(steps: int = 2) -> dict:
+    """The 8-bit reference path (SWATS) on shards of more than 65536 values (decoded a chunk at a
+    time) whose rows hold two blocks: the largest difference from one process, per family."""
+    from torch.distributed.fsdp import fully_shard
+
+    out = {}
+    for name in ("SWATS", "Adadelta"):
+        torch.manual_seed(5)
+        model, plain = torch.nn.Linear(512, 300, bias=False), torch.nn.Linear(512, 300, bias=False)
+        plain.load_state_dict(model.state_dict())
+        fully_shard(model)
+        opt = getattr(ak, name)(model.parameters(), state_bits=8)
+        ref = getattr(ak, name)(plain.parameters(), state_bits=8)
+        try:  # an error fails this check only, not the whole job
+            for step in range(steps):
+                set_grads([model.weight], [plain.weight], step)
+                opt.step()
+                ref.step()
+            out[name] = (model.weight.full_tensor() - plain.weight).abs().max().item()
+        except Exception as error:  # noqa: BLE001
+            out[name] = repr(error)
+    return out
+
+
+def attempt(load) -> str:
+    """The message of the error ``load()`` raises (DCP wraps every rank's in a CheckpointException)."""
+    try:
+        load()
+    except BaseException as error:  # noqa: BLE001 - CheckpointException derives from BaseException
+        return str(error)
+    return "no error"
 
 
 def continue_training(model: torch.nn.Module, opt: torch.optim.Optimizer, start: int, steps: int = 3) -> dict:
@@ -361,6 +476,9 @@ def two_ranks(rank: int, world: int, out: Path) -> dict:
         "families": fsdp_families(rank, world, out),
         "training": fsdp_training(rank, world, out),
         "checkpoint": checkpoint_save(rank, world, out),
+        "converted": checkpoint_convert(rank, world, out),
+        "refused": conversions_refused(rank, world, out),
+        "long_shards": long_shards(),
     }
 
 
@@ -368,6 +486,7 @@ def four_ranks(rank: int, world: int, out: Path) -> dict:
     """The 2-rank checkpoint loaded on 4 ranks, and a few families on uneven and empty shards."""
     return {
         "checkpoint": checkpoint_load(rank, world, out),
+        "converted": checkpoint_convert(rank, world, out),
         "families": fsdp_families(rank, world, out, names=("Adam", "SWATS")),
     }
 
@@ -379,5 +498,9 @@ JOBS = {
     "fsdp_training": fsdp_training,
     "checkpoint_save": checkpoint_save,
     "checkpoint_load": checkpoint_load,
+    "checkpoint_convert": checkpoint_convert,
 }
-JOBS["one_rank"] = lambda rank, world, out: {"checkpoint": checkpoint_load(rank, world, out)}
+JOBS["one_rank"] = lambda rank, world, out: {
+    "checkpoint": checkpoint_load(rank, world, out),
+    "converted": checkpoint_convert(rank, world, out),
+}

@@ -12,6 +12,11 @@ Each spawned job runs many checks (tests/distributed_jobs.py); these tests judge
 * DCP: saved on 2 ranks, loaded on 1 and on 4, the run continues exactly as the
   uninterrupted one (low-bit state included: resharding moves whole blocks); the full state
   dict loads into torch.optim.AdamW, which continues as adamkit does at 32 bits.
+* DCP across precisions (StateBitsLoadPlanner): the 2-rank checkpoints at 32/16/8 bits,
+  torch.optim.AdamW's and one process's 8-bit one, loaded on 2, 1 and 4 ranks into optimizers
+  of other ``state_bits`` (and into torch.optim.AdamW), hold the same bits as the same
+  checkpoint read whole by torch's ``dcp_to_torch_save`` and loaded in one process with
+  ``load_state_dict``; a conversion that cannot run is refused before anything is read.
 * DDP and ZeroRedundancyOptimizer over adamkit's Adam equal torch.optim.Adam's.
 """
 
@@ -24,7 +29,7 @@ dist = pytest.importorskip("torch.distributed")
 if not dist.is_available() or not dist.is_gloo_available():
     pytest.skip("torch.distributed with gloo is not available", allow_module_level=True)
 
-from distributed_jobs import FAMILIES, spawn  # noqa: E402
+from distributed_jobs import FAMILIES, adamw, full_state, mlp, one_process_groups, spawn  # noqa: E402
 
 FUSED_AT = {  # the engine each family reports under FSDP2 (those without kernels: the reference)
     **{name: {32: "fused", 16: "fused", 8: "fused"} for name, _ in FAMILIES},
@@ -86,6 +91,12 @@ def test_swats_sums_over_the_whole_tensor(two):
     assert swats["engine"] == "fused"
 
 
+def test_low_bit_reference_path_on_long_shards(two):
+    """8-bit scales of a shard are (rows, row_size / 256): read flat, not by rows (was an error past
+    65536 values a shard, the reference path's chunk)."""
+    assert two[1]["long_shards"] == {"SWATS": 0.0, "Adadelta": 0.0}
+
+
 def test_ddp_and_zero_equal_torch_optim(two):
     training = two[1]["training"]
     assert training["ddp"] < 1e-6
@@ -105,15 +116,89 @@ def test_full_state_dict_loads_into_torch_optim(two):
             assert torch.allclose(by_torch[name], value, rtol=0, atol=tolerance), (bits, name)
 
 
+@pytest.fixture(scope="module")
+def loaded(two):
+    """The jobs that load the 2-rank checkpoints on 1 and on 4 ranks, each spawned once."""
+    out, cache = two[0], {}
+
+    def on(world: int) -> dict:
+        if world not in cache:
+            cache[world] = spawn("four_ranks" if world == 4 else "one_rank", world, out)
+        return cache[world]
+
+    return on
+
+
 @pytest.mark.parametrize("world", [1, 4])
-def test_checkpoint_of_two_ranks_loads_on(world, two):
-    out, saved = two
-    results = spawn("four_ranks" if world == 4 else "one_rank", world, out)
+def test_checkpoint_of_two_ranks_loads_on(world, two, loaded):
+    _, saved = two
+    results = loaded(world)
     for bits in (32, 16, 8):
         for name, value in saved["checkpoint"][bits]["continued"].items():
             assert torch.equal(results["checkpoint"][bits][name], value), (world, bits, name)
     if world == 4:
         check_families(results["families"], 4)
+
+
+def one_process_load(out, saved, loading) -> dict:
+    """The DCP checkpoint ``ckpt{saved}`` read whole by torch (``dcp_to_torch_save``) and loaded in
+    one process with ``load_state_dict`` (through ``full_precision_state_dict`` for torch.optim):
+    each parameter's state, flat."""
+    from torch.distributed.checkpoint.format_utils import dcp_to_torch_save
+
+    from adamkit.torch.lowbit import full_precision_state_dict
+
+    whole = out / f"ckpt{saved}.pt"
+    if not whole.exists():
+        dcp_to_torch_save(out / f"ckpt{saved}", whole)
+    optim = torch.load(whole, weights_only=False)["optim"]
+    model = mlp()
+    params, names = list(model.parameters()), [n for n, _ in model.named_parameters()]
+    opt = adamw(loading, params if loading == "torch" else one_process_groups(params, loading))
+    index = {id(p): i for i, p in enumerate(params)}
+    hyper = {k: v for k, v in optim["param_groups"][0].items() if k != "params"}
+    state_dict = {  # keyed by index, the groups as this optimizer's (FSDP2's float32 tensors apart)
+        "state": {names.index(n): s for n, s in optim["state"].items()},
+        "param_groups": [{**hyper, "params": [index[id(p)] for p in g["params"]]} for g in opt.param_groups],
+    }
+    opt.load_state_dict(full_precision_state_dict(state_dict) if loading == "torch" else state_dict)
+    return {n: full_state(opt, p) for n, p in model.named_parameters()}
+
+
+@pytest.mark.parametrize("world", [2, 1, 4])
+def test_checkpoint_loads_into_other_state_bits(world, two, loaded):
+    out, saved = two
+    converted = saved["converted"] if world == 2 else loaded(world)["converted"]
+    assert len(converted) == 10
+    for (was, into), state in converted.items():
+        expected = one_process_load(out, was, into)
+        for name, keys in expected.items():
+            assert sorted(state[name]) == sorted(keys), (world, was, into, name)
+            for key, value in keys.items():
+                got = state[name][key]
+                assert got.dtype == value.dtype and torch.equal(got, value), (world, was, into, name, key)
+    # the conversions happened: 8-bit codes from float moments, float32 and bfloat16 from codes
+    assert "exp_avg_codes" in converted[32, 8]["0.weight"]
+    assert "exp_avg_codes" in converted["torch", 8]["0.weight"]
+    assert converted[8, 32]["0.weight"]["exp_avg"].dtype == torch.float32
+    assert converted[8, 16]["0.weight"]["exp_avg"].dtype == torch.bfloat16
+    assert converted[8, "torch"]["0.weight"]["exp_avg"].dtype == torch.float32
+    # one process's whole-tensor scales laid out as FSDP2's (rows, 1); its 8-bit 1-D tensor decoded
+    # on shards that start inside a block (2500 of 5000 values on 2 ranks, 1250 on 4)
+    assert "exp_avg_codes" in converted["plain8", 8]["0.weight"]
+    assert converted["plain8", 8]["6.weight"]["exp_avg"].dtype == torch.float32
+
+
+def test_a_conversion_that_cannot_run_is_refused_before_reading(two):
+    refused = two[1]["refused"]
+    # without the planner, DCP asks for the loading optimizer's keys: none are in an 8-bit checkpoint
+    assert "Missing key in checkpoint state_dict: optim.state.0.weight.exp_avg" in refused["no planner"]
+    assert refused["no planner", "unchanged"]
+    # 8-bit codes into a parameter sharded by columns (tensor parallel): refused, naming both precisions
+    message = refused["columns"]
+    assert "ValueError" in message and "state_bits=8" in message and "state_bits=32" in message, message
+    assert "sharded by rows" in message
+    assert refused["columns", "unchanged"]
 
 
 @pytest.mark.parametrize("bits", [32, 8])

@@ -12,6 +12,9 @@ each rank holds, and keep their state in a form torch.distributed can save and r
   of ranks (:mod:`.shards` says how). Sums over a whole tensor (SWATS's switch) are added
   across the shards (:mod:`.reductions`). The low-bit reference path runs the rule on the
   DTensors and the codecs on the local shards (:mod:`.reference`).
+* **DCP checkpoints across ``state_bits``** (8-bit moments have keys of their own):
+  ``dcp.load(..., planner=StateBitsLoadPlanner())`` converts them on each rank's shard
+  (:mod:`.checkpoint`).
 * **DDP and ZeroRedundancyOptimizer** need nothing of us: every rank holds whole tensors.
 
 Nothing here imports ``torch.distributed.tensor`` (a second and a half) until a DTensor is

@@ -126,7 +126,7 @@ def dequantize(codes: torch.Tensor, absmax: torch.Tensor, signed: bool) -> torch
     table = _table(dynamic_map(signed).decode, codes.device)
     flat = codes.reshape(-1)
     out = torch.empty(flat.shape, dtype=torch.float32, device=codes.device)
-    scales = absmax.to(torch.float32)
+    scales = absmax.reshape(-1).to(torch.float32)  # a DTensor shard's are (rows, row_size / 256)
     for start in range(0, flat.numel(), CHUNK):
         stop = min(start + CHUNK, flat.numel())
         chunk_scales = scales[start // BLOCK : -(-stop // BLOCK)].repeat_interleave(BLOCK)

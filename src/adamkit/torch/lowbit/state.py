@@ -190,8 +190,8 @@ def read_slice(state: State, name: str, start: int, stop: int, dtype: torch.dtyp
     """Elements ``start:stop`` of the flattened moment ``name``, decoded to ``dtype`` (``start`` a
     multiple of ``BLOCK``); None if absent."""
     codes = state.get(codes_key(name))
-    if codes is not None:
-        scales = state[absmax_key(name)][start // BLOCK : -(-stop // BLOCK)]
+    if codes is not None:  # (a DTensor shard's scales are (rows, row_size / 256): sliced flat)
+        scales = state[absmax_key(name)].view(-1)[start // BLOCK : -(-stop // BLOCK)]
         return dequantize(codes.view(-1)[start:stop], scales, name in SIGNED_MOMENTS).to(dtype)
     value = state.get(name)
     if isinstance(value, torch.Tensor):
@@ -216,7 +216,7 @@ def write_slice(
         if codes_key(name) not in state:
             state[codes_key(name)] = torch.empty(like.shape, dtype=torch.uint8, device=like.device)
             state[absmax_key(name)] = torch.empty(-(-like.numel() // BLOCK), device=like.device)
-        scales = state[absmax_key(name)][start // BLOCK : -(-stop // BLOCK)]
+        scales = state[absmax_key(name)].view(-1)[start // BLOCK : -(-stop // BLOCK)]
         codes = state[codes_key(name)].view(-1)[start:stop]
         quantize_into(value.reshape(-1), name in SIGNED_MOMENTS, codes, scales)
         return
