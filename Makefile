@@ -24,6 +24,7 @@ bench: $(STAMP)
 	$(PY) benchmarks/small.py
 	$(PY) benchmarks/recipe.py
 	$(PY) benchmarks/lowbit.py
+	$(PY) benchmarks/codec.py
 	$(PY) benchmarks/memory.py
 	$(PY) benchmarks/modern.py
 	$(PY) benchmarks/fsdp.py
