@@ -71,7 +71,7 @@ def test_each_entry_point_once_per_dtype_and_low_bit_where_a_family_has_it():
 @pytest.mark.parametrize(
     ("arguments", "message"),
     [
-        (["--optimizers", "lamb"], "argument --optimizers: unknown optimizer 'lamb'"),
+        (["--optimizers", "lbfgs"], "argument --optimizers: unknown optimizer 'lbfgs'"),
         (["--dtypes", "float16"], "argument --dtypes: unknown dtype 'float16' (known: float32, float64)"),
         (["--state-bits", "4"], "argument --state-bits: unknown state size '4' (known: 8, 16)"),
     ],
