@@ -11,7 +11,9 @@ does (once per distinct ``step``), and note the addresses of its arrays. Then on
 call per dtype updates every tensor of the group, its blocks spread over the cores
 (:mod:`adamkit.torch.kernels.jit`). A family whose tensors move through phases (SWATS: Adam,
 then SGD) makes one call per dtype and phase; a kernel that returns per-tensor sums has them
-turned into scalar state on the host after its call (:mod:`adamkit.torch.kernels.contract`).
+turned into scalar state on the host after its call, or into the scalars of a second pass over
+the same table (LAMB's trust ratio, the cautious rescale: :mod:`adamkit.torch.kernels.contract`;
+on DTensor shards the sums are added across the ranks first).
 
 A parameter the kernels cannot take (float16 or bfloat16, a non-contiguous or sparse
 gradient, another device, a tensor subclass, state of another dtype) goes to the
@@ -98,6 +100,7 @@ class Table:
         self.totals: np.ndarray | None = None  # per-tensor sums, after launch (kernels with reductions)
         self.size_array: np.ndarray | None = None  # sizes as an array, at launch
         self.address_array: np.ndarray | None = None  # addresses as an array, at launch
+        self.whole_sizes: dict[int, int] = {}  # row -> the whole tensor's reals, for a local shard's row
 
     def add(self, checked: Checked, grad: torch.Tensor, scalars: tuple) -> int:
         """Add a checked parameter and its gradient; returns its row (its index into :attr:`totals`)."""
@@ -128,8 +131,11 @@ class Table:
         scalars from the first pass's and the per-tensor sums (after any all-reduce of them)."""
         second = self.kernel.then
         first = np.array(self.distinct, np.float64)[np.array(self.which, np.intp)]
+        sizes = self.size_array.copy()  # a shard's row counts its whole tensor (the cautious rescale's d)
+        sizes[list(self.whole_sizes)] = list(self.whole_sizes.values())
         with np.errstate(all="ignore"):  # a NaN sum makes a NaN factor, as the rule's would
-            scalars = np.ascontiguousarray(second.scalars(first, self.totals).astype(self.dtype))
+            rows = second.scalars(first, self.totals, sizes, self.dtype)
+            scalars = np.ascontiguousarray(rows.astype(self.dtype))
         launcher(self.device.type)(second.kernel, self.address_array, self.size_array, scalars, self.device)
         bump_versions(self.written)
 
@@ -227,6 +233,7 @@ class FusedEngine:
             self.on_reference.discard(id(param if dparam is None else dparam))
             if dparam is not None and checked.kernel.reductions:
                 sharded_rows.append((table, row, dparam))
+                table.whole_sizes[row] = dparam.numel() * (2 if dparam.is_complex() else 1)
         arrays = {where: table.launch() for where, table in tables.items()}
         if sharded_rows:  # sums over shards: the whole tensors' sums, on every rank
             from ..distributed.reductions import all_reduce_totals

@@ -123,14 +123,15 @@ class SecondPass:
     Attributes:
       kernel: the kernel launched (its :attr:`FusedKernel.entry`; ``arrays`` and ``scalars``
         are the first pass's).
-      scalars: ``scalars(first, totals) -> rows``: from the first pass's scalar rows (float64,
-        one per tensor) and each tensor's sums (float64, ``tensors x reductions``), the second
-        kernel's scalar rows (float64; cast to the parameter's dtype at launch, as a Python
-        float is by torch).
+      scalars: ``scalars(first, totals, sizes, dtype) -> rows``: from the first pass's scalar
+        rows (float64, one per tensor), each tensor's sums (float64, ``tensors x reductions``)
+        and sizes (reals), the second kernel's scalar rows (float64, cast to the table's
+        ``dtype`` at launch). A factor the rule computes in the tensor's dtype (the cautious
+        rescale) is computed in ``dtype`` here too, so that the step is the rule's.
     """
 
     kernel: FusedKernel
-    scalars: Callable[[np.ndarray, np.ndarray], np.ndarray]
+    scalars: Callable[[np.ndarray, np.ndarray, np.ndarray, np.dtype], np.ndarray]
 
 
 @dataclass(frozen=True)

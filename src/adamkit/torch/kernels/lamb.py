@@ -160,13 +160,13 @@ def scalars(hp: Hyper, state: State) -> tuple[tuple, State]:
     return args, {"step": step}
 
 
-def trust_ratios(first: np.ndarray, totals: np.ndarray) -> np.ndarray:
+def trust_ratios(first: np.ndarray, totals: np.ndarray, sizes: np.ndarray, dtype: np.dtype) -> np.ndarray:
     """The second pass's scalars: the first's, then each tensor's trust ratio (scalar 13), as
-    :func:`adamkit.rules.lamb.trust_ratio` from the sums of squares."""
-    param_norm, direction_norm = np.sqrt(totals[:, 0]), np.sqrt(totals[:, 1])
+    :func:`adamkit.rules.lamb.trust_ratio` computes it in the tensor's dtype from the sums of squares."""
+    param_norm, direction_norm = np.sqrt(totals.astype(dtype)).T
     zero = (param_norm == 0) | (direction_norm == 0)
-    ratio = np.where(zero, 1.0, param_norm / np.where(direction_norm == 0, 1.0, direction_norm))
-    return np.column_stack([first, ratio])
+    ratio = np.where(zero, 1, param_norm / np.where(direction_norm == 0, 1, direction_norm)).astype(dtype)
+    return np.column_stack([first, ratio.astype(np.float64)])
 
 
 LAMB_APPLY_KERNEL = FusedKernel("lamb-apply", lamb_apply_entry, arrays, scalars)
