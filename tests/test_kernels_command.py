@@ -53,6 +53,8 @@ def test_each_entry_point_once_per_dtype_and_low_bit_where_a_family_has_it():
         "launcher (parallel)",
         "adam float32",
         "adam float64",
+        "adam-cautious float32",  # cautious=True's first pass (its second is Adam's own entry)
+        "adam-cautious float64",
         "swats-adam float32",
         "swats-adam float64",
         "swats-sgd float32",  # SGD's entry, first met in SWATS's second phase
