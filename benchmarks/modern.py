@@ -5,12 +5,14 @@ reference engine, and the peer the tests compare it with (when installed), inter
 :mod:`run` (medians, the first place rotating), beside torch.optim's fused Adam and the
 memory-only ceiling of the same rounds.
 GB/s counts the bytes each fused step must move (Lion 20 B/param: p, g, m read, p, m written;
-AdaBelief 28; AdEMAMix 36), so "% ceiling" says how close a kernel runs to the memory bus; the
-ceiling moves Adam's 28 B.
+AdaBelief 28; AdEMAMix 36; the two-pass kernels: LAMB 40, cautious Lion 28, cautious AdamW 44,
+cautious AdEMAMix 48), so "% ceiling" says how close a kernel runs to the memory bus; the
+ceiling moves Adam's 28 B. LAMB has no torch peer installed (its tests compare with optax).
 
 Usage:
     python benchmarks/modern.py                 # 16M, 10 rounds
     python benchmarks/modern.py --size 4M --rounds 5
+    python benchmarks/modern.py --families LAMB,"AdamW cautious"   # some rows only
 """
 
 from __future__ import annotations
@@ -65,12 +67,33 @@ FAMILIES: list[tuple[str, int, dict[str, Factory | None]]] = [
             "pytorch_optimizer", "AdEMAMix", weight_decay=0.01, weight_decouple=True
         ),
     }),
+    ("LAMB", 40, {
+        "adamkit LAMB": lambda ps: ak.LAMB(ps),
+        "adamkit LAMB(fused=False)": lambda ps: ak.LAMB(ps, fused=False),
+    }),
+    ("Lion cautious", 28, {
+        "adamkit Lion(cautious)": lambda ps: ak.Lion(ps, cautious=True),
+        "adamkit Lion(cautious, fused=False)": lambda ps: ak.Lion(ps, cautious=True, fused=False),
+        "pytorch-optimizer Lion(cautious)": peer("pytorch_optimizer", "Lion", cautious=True),
+    }),
+    ("AdamW cautious", 44, {
+        "adamkit AdamW(cautious)": lambda ps: ak.AdamW(ps, cautious=True),
+        "adamkit AdamW(cautious, fused=False)": lambda ps: ak.AdamW(ps, cautious=True, fused=False),
+        "adamkit AdamW": lambda ps: ak.AdamW(ps),
+    }),
+    ("AdEMAMix cautious", 48, {
+        "adamkit AdEMAMix(cautious)": lambda ps: ak.AdEMAMix(ps, cautious=True),
+        "adamkit AdEMAMix(cautious, fused=False)": lambda ps: ak.AdEMAMix(ps, cautious=True, fused=False),
+        "pytorch-optimizer AdEMAMix(cautious)": peer(
+            "pytorch_optimizer", "AdEMAMix", weight_decay=0.01, weight_decouple=True, cautious=True
+        ),
+    }),
     ("Adafactor", 28, {
         "adamkit Adafactor": lambda ps: ak.Adafactor(ps),
         "torch.optim Adafactor": lambda ps: torch.optim.Adafactor(ps),
     }),
 ]
-SLOW_SUFFIX = "(fused=False)"
+SLOW_SUFFIX = "fused=False)"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -79,7 +102,15 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--size", default="16M", help="a size of benchmarks/shapes.py (default 16M)")
     parser.add_argument("--rounds", type=int, default=10)
+    parser.add_argument(
+        "--families", default=None, help="comma-separated family rows (default: all): "
+        + ", ".join(name for name, _, _ in FAMILIES)
+    )
     args = parser.parse_args(argv)
+    chosen = None if args.families is None else [name.strip() for name in args.families.split(",")]
+    unknown = sorted(set(chosen or ()) - {name for name, _, _ in FAMILIES})
+    if unknown:
+        parser.error(f"--families: unknown {', '.join(unknown)}")
     info = machine()
     print(f"adamkit modern family, {info['date']}: {info['cpu']}, {info['cores']} cores")
     stream = ceiling.measure(n=64 * 2**20)["ceiling"]
@@ -89,6 +120,8 @@ def main(argv: list[str] | None = None) -> int:
         shapes = [(side, side)]  # a matrix, so that Adafactor factors its second moment
     rows: list[dict] = []
     for family, bytes_per_param, candidates in FAMILIES:
+        if chosen is not None and family not in chosen:
+            continue
         contenders = {name: make for name, make in candidates.items() if make is not None}
         contenders["torch fused"] = lambda ps: torch.optim.Adam(ps, fused=True)
         contenders[CEILING] = lambda ps: ceiling.SameTraffic(sum(p.numel() for p in ps))
@@ -107,7 +140,8 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print(table(rows, ratio=("speedup_vs_peer", "speed-up vs the peer")))
     print(
-        "GB/s at each family's bytes per parameter (Lion 20, AdaBelief and Adafactor 28, AdEMAMix 36); "
+        "GB/s at each family's bytes per parameter (Lion 20, AdaBelief and Adafactor 28, AdEMAMix 36, "
+        "LAMB 40, cautious: Lion 28, AdamW 44, AdEMAMix 48); "
         f"STREAM best {stream:.1f} GB/s"
     )
     return 0

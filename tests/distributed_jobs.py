@@ -470,9 +470,42 @@ def checkpoint_load(rank: int, world: int, out: Path, bits_list=(32, 16, 8), ste
     return results
 
 
+#: the two-pass kernels (a per-tensor sum between the passes): cautious masking and LAMB's trust ratio
+TWO_PASS = [
+    ("Lion", {"lr": 1e-2, "cautious": True}),
+    ("AdamW", {"lr": 1e-2, "cautious": True}),
+    ("AdEMAMix", {"lr": 1e-2, "cautious": True}),
+    ("LAMB", {"lr": 1e-2, "weight_decay": 0.1}),
+]
+
+
+def fsdp_two_pass(rank: int, world: int, out: Path, steps: int = 3) -> dict:
+    """The two-pass kernels on local shards against the reference engine in one process: the sums
+    (agreeing counts, squared norms) and the rescale's size must be the whole tensor's."""
+    from torch.distributed.fsdp import fully_shard
+
+    results = {}
+    for name, kwargs in TWO_PASS:
+        model, plain = mlp(), mlp()
+        fully_shard(model)
+        opt = getattr(ak, name)(model.parameters(), **kwargs)
+        ref = getattr(ak, name)(plain.parameters(), fused=False, **kwargs)
+        for step in range(steps):
+            set_grads(list(model.parameters()), list(plain.parameters()), step)
+            opt.step()
+            ref.step()
+        worst = max(
+            ((p.full_tensor() - q).abs().max() / q.abs().max()).item()
+            for p, q in zip(model.parameters(), plain.parameters(), strict=True)
+        )
+        results[name] = {"param": worst, "engines": sorted({opt.engine_of(p) for p in model.parameters()})}
+    return results
+
+
 def two_ranks(rank: int, world: int, out: Path) -> dict:
     """Everything that runs on 2 ranks, in one job (each process start costs seconds)."""
     return {
+        "two_pass": fsdp_two_pass(rank, world, out),
         "families": fsdp_families(rank, world, out),
         "training": fsdp_training(rank, world, out),
         "checkpoint": checkpoint_save(rank, world, out),

@@ -8,7 +8,7 @@ Each spawned job runs many checks (tests/distributed_jobs.py); these tests judge
   on 2 ranks and on 4 (uneven and empty shards); trained through ``backward``, it follows
   one process on the same global batches (float32 rounding; low-bit: close).
 * SWATS's sums over the whole tensor are added across the shards: it switches when one
-  process does, at the same rate.
+  process does, at the same rate. So are the two-pass kernels' (cautious masking, LAMB).
 * DCP: saved on 2 ranks, loaded on 1 and on 4, the run continues exactly as the
   uninterrupted one (low-bit state included: resharding moves whole blocks); the full state
   dict loads into torch.optim.AdamW, which continues as adamkit does at 32 bits.
@@ -71,6 +71,15 @@ def test_fsdp2_every_family_matches_one_process(two):
     assert "exp_avg_codes" in eight[(18, 256)]["keys"]  # whole blocks per row: 8-bit
     assert "exp_avg" in eight[(512, 18)]["keys"]  # rows of 18 values: float32 whatever the ranks
     assert "exp_avg" in eight[(5000,)]["keys"]
+
+
+def test_fsdp2_two_pass_kernels_sum_over_the_whole_tensor(two):
+    """Cautious masking and LAMB on local shards: the counts and norms are added across the ranks and
+    the rescale counts the whole tensor (with the shard's size it is off by about the world size)."""
+    _, results = two
+    for name, result in results["two_pass"].items():
+        assert result["engines"] == ["fused"], name
+        assert result["param"] < 1e-6, name  # float32 rounding of the sums and roots only
 
 
 def test_fsdp2_training_follows_one_process(two):

@@ -40,10 +40,11 @@ def factory(algo: str, fused_flag: bool | None):
 
 
 def kernel_supports(case) -> bool:
-    """Whether the family's kernel implements the case's options (``cautious`` needs a per-tensor
-    rescale: the reference engine runs it, parameter by parameter)."""
+    """Whether the family's kernel, or its variant for the case's options (``cautious``: two passes),
+    implements the case's options."""
     rule = cls(case.algo).rule
-    return fused.kernel_for(rule).supports({**rule.defaults, **case.kwargs})
+    hp = {**rule.defaults, **case.kwargs}
+    return fused.kernel_for(rule).for_hyper(hp).supports(hp)
 
 
 FUSED_CASES = [c for c in CASES if has_kernel(c.algo) and kernel_supports(c)]

@@ -53,6 +53,8 @@ def test_each_entry_point_once_per_dtype_and_low_bit_where_a_family_has_it():
         "launcher (parallel)",
         "adam float32",
         "adam float64",
+        "adam-cautious float32",  # cautious=True's first pass (its second is Adam's own entry)
+        "adam-cautious float64",
         "swats-adam float32",
         "swats-adam float64",
         "swats-sgd float32",  # SGD's entry, first met in SWATS's second phase
@@ -71,7 +73,7 @@ def test_each_entry_point_once_per_dtype_and_low_bit_where_a_family_has_it():
 @pytest.mark.parametrize(
     ("arguments", "message"),
     [
-        (["--optimizers", "lamb"], "argument --optimizers: unknown optimizer 'lamb'"),
+        (["--optimizers", "lbfgs"], "argument --optimizers: unknown optimizer 'lbfgs'"),
         (["--dtypes", "float16"], "argument --dtypes: unknown dtype 'float16' (known: float32, float64)"),
         (["--state-bits", "4"], "argument --state-bits: unknown state size '4' (known: 8, 16)"),
     ],

@@ -297,11 +297,123 @@ def test_cautious_zeroes_disagreeing_coordinates_and_rescales_the_rest():
     np.testing.assert_allclose(t.numpy(), out, rtol=1e-6)
 
 
+def cautious_adamw_in_float64(params, steps, lr, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0,
+                              first=0, state=None):
+    """Cautious AdamW (Liang et al., 2024, "Cautious Optimizers", C-AdamW) in float64 NumPy:
+    ``u = m_hat / (sqrt(v_hat) + eps)``, ``phi = 1[u * g > 0]`` (the authors' code), and
+    ``w -= lr * d / (nnz(phi) + 1) * phi * u``, with the decoupled decay first (torch.optim.AdamW's
+    order). Steps ``first`` to ``first + steps`` of :func:`grads_at`, from ``state`` (m, v, t) if given."""
+    b1, b2 = betas
+    params = [p.numpy().copy() for p in params]
+    m, v, t = state or ([np.zeros_like(p) for p in params], [np.zeros_like(p) for p in params], 0)
+    m, v = [x.copy() for x in m], [x.copy() for x in v]
+    for step in range(first, first + steps):
+        grads = [g.numpy() for g in grads_at(step, [torch.from_numpy(p) for p in params])]
+        t += 1
+        for i, (p, g) in enumerate(zip(params, grads, strict=True)):
+            m[i] = b1 * m[i] + (1 - b1) * g
+            v[i] = b2 * v[i] + (1 - b2) * g * g
+            u = (m[i] / (1 - b1**t)) / (np.sqrt(v[i] / (1 - b2**t)) + eps)
+            phi = (u * g > 0).astype(np.float64)
+            p = p * (1 - lr * weight_decay)
+            params[i] = p - lr * p.size / (phi.sum() + 1) * phi * u
+    return [torch.from_numpy(p) for p in params]
+
+
+@pytest.mark.parametrize("fused", [None, False], ids=["fused", "reference"])
+def test_cautious_adamw_equals_the_paper_s_algorithm(fused):
+    ours, opt = run(lambda p: ak.AdamW(p, lr=1e-2, weight_decay=0.1, cautious=True, fused=fused))
+    assert opt.engine_of(ours[0]) == ("reference" if fused is False else "fused")
+    plain, _ = run(lambda p: ak.AdamW(p, lr=1e-2, weight_decay=0.1, fused=fused))
+    assert_same(ours, cautious_adamw_in_float64(start(), STEPS, lr=1e-2, weight_decay=0.1))
+    assert max((a - b).abs().max().item() for a, b in zip(ours, plain, strict=True)) > 1e-3  # the mask acts
+
+
+def test_cautious_adamw_equals_pytorch_optimizer_s_mars_on_vectors():
+    """pytorch_optimizer has no cautious AdamW of its own, but MARS updates vectors (with
+    ``optimize_1d=False``) by one: AdamW's moments, its ``apply_cautious`` on the first moment (the
+    update's sign: the denominator is positive), decoupled decay. Its epsilon goes in before the
+    root's bias correction, ours after: with eps = 0 the two conventions agree, but for the 1e-15
+    it adds to v under the root, which moves a coordinate whose v is small by about 1e-15 / v
+    (hence vectors whose gradients stay near 1, and the issue's float64 bound). Only vectors: MARS
+    corrects the gradient of matrices."""
+    po = pytest.importorskip("pytorch_optimizer")
+
+    def vectors(factory):
+        gen = torch.Generator().manual_seed(3)
+        params = [3 * torch.randn(n, generator=gen, dtype=torch.float64) for n in (40, 7)]
+        params = [p.requires_grad_(True) for p in params]
+        opt = factory(params)
+        for step in range(STEPS):
+            for p, g in zip(params, grads_at(step, [p.detach() for p in params]), strict=True):
+                p.grad = g.clone()
+            opt.step()
+        return params
+
+    kwargs = dict(lr=1e-2, weight_decay=0.1, eps=0.0)
+    ours = vectors(lambda p: ak.AdamW(p, cautious=True, **kwargs))
+    theirs = vectors(lambda p: po.MARS(p, lr=1e-2, lr_1d=1e-2, betas_1d=(0.9, 0.999), weight_decay_1d=0.1,
+                                       eps=0.0, cautious=True, foreach=False))
+    plain = vectors(lambda p: ak.AdamW(p, **kwargs))
+    assert_same(ours, theirs, tol=1e-10)
+    assert max((a - b).abs().max().item() for a, b in zip(ours, plain, strict=True)) > 1e-3
+
+
+@pytest.mark.parametrize("algo", ["Adam", "AdamW"])
+def test_cautious_checkpoints_load_both_ways_with_torch_optim(algo):
+    """torch.optim's checkpoint into ``cautious=True``: its groups lack the key, so they take this
+    optimizer's, and the run continues cautiously from torch's state (the paper's algorithm from the
+    same m, v, t). adamkit's into torch.optim: the extra group key is carried and ignored, and torch
+    continues as plain Adam from adamkit's state."""
+    def saved(optimizer):  # a copy, as from a file (a loaded state_dict may share its tensors)
+        buf = io.BytesIO()
+        torch.save(optimizer.state_dict(), buf)
+        buf.seek(0)
+        return torch.load(buf, weights_only=True)
+
+    theirs, torch_opt = run(lambda p: getattr(torch.optim, algo)(p, lr=1e-2, weight_decay=0.0), steps=10)
+    ours = [p.detach().clone().requires_grad_(True) for p in theirs]
+    opt = getattr(ak, algo)(ours, lr=1e-2, weight_decay=0.0, cautious=True)
+    opt.load_state_dict(saved(torch_opt))
+    assert all(group["cautious"] for group in opt.param_groups)
+    state = [torch_opt.state[p] for p in theirs]
+    m, v = [s["exp_avg"].numpy() for s in state], [s["exp_avg_sq"].numpy() for s in state]
+    expected = cautious_adamw_in_float64([p.detach() for p in theirs], 10, lr=1e-2, first=10,
+                                         state=(m, v, 10))
+    for step in range(10, 20):
+        for p, g in zip(ours, grads_at(step, [p.detach() for p in ours]), strict=True):
+            p.grad = g
+        opt.step()
+    assert_same(ours, expected)
+
+    back = getattr(torch.optim, algo)([p.detach().clone().requires_grad_(True) for p in ours], lr=1e-2)
+    back.load_state_dict(saved(opt))
+    assert all(group["cautious"] for group in back.param_groups)  # carried, not used
+    plain = getattr(ak, algo)([p.detach().clone().requires_grad_(True) for p in ours], lr=1e-2)
+    plain.load_state_dict(saved(opt))
+    plain.param_groups[0]["cautious"] = False
+    for o in (back, plain):
+        params = o.param_groups[0]["params"]
+        for step in range(20, 30):
+            for p, g in zip(params, grads_at(step, [p.detach() for p in params]), strict=True):
+                p.grad = g
+            o.step()
+    assert_same(plain.param_groups[0]["params"], back.param_groups[0]["params"], tol=1e-10)
+
+
+def test_cautious_refuses_sparse_gradients():
+    emb = torch.nn.Embedding(5, 2, sparse=True)
+    emb(torch.tensor([1, 3])).sum().backward()
+    with pytest.raises(ValueError, match="cautious=True"):
+        ak.Adam(emb.parameters(), cautious=True).step()
+
+
 # --- where people train: a compiled training step ---------------------------------------------
 
 MODERN = {
     "Lion": dict(lr=1e-3, weight_decay=0.1),
     "AdEMAMix": dict(lr=1e-2, cautious=True),
+    "AdamW": dict(lr=1e-2, cautious=True),
     "AdaBelief": dict(lr=1e-2, amsgrad=True),
     "LAMB": dict(lr=1e-2, weight_decay=0.1),
     "Adafactor": dict(lr=1e-2),

@@ -18,6 +18,11 @@ CASES: list[Case] = (
         Case("AdamW", dict(lr=0.01, weight_decay=wd, amsgrad=ams, maximize=mx))
         for wd, ams, mx in product((0.0, 0.05), (False, True), (False, True))
     ]
+    + [  # cautious masking (Liang et al., 2024): not in torch.optim (tests/test_modern_family.py)
+        Case("Adam", dict(lr=0.01, cautious=True, weight_decay=0.1, amsgrad=True, maximize=True),
+             torch_name=None),
+        Case("AdamW", dict(lr=0.01, cautious=True), torch_name=None),
+    ]
 )
 
 BAD_INPUTS: list[BadInput] = [

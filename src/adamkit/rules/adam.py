@@ -18,6 +18,11 @@ to the bias-corrected root. With ``eps_hat=True`` it is added before the correct
 (:math:`\eta\sqrt{1-\beta_2^t}/(1-\beta_1^t)\cdot m_t/(\sqrt{v_t}+\hat\epsilon)`, the
 paper's Section 2 remark), which is what Keras and torch.optim.SparseAdam compute.
 
+With ``cautious=True`` (Liang et al., 2024) the update :math:`u = m_t/(\sqrt{\hat v_t/(1-\beta_2^t)}
++ \epsilon)` is masked where it disagrees with the gradient the moments saw (signed, with its L2
+term) and rescaled per tensor (:func:`~adamkit.rules.cautious.cautious`) before the step
+:math:`\eta/(1-\beta_1^t)\cdot u`; decoupled decay is applied to every coordinate as usual.
+
 Example:
     >>> import numpy as np
     >>> from adamkit.rules.adam import ADAM
@@ -31,6 +36,7 @@ Example:
 
 from __future__ import annotations
 
+from .cautious import cautious
 from .spec import (
     BETA1,
     BETA2,
@@ -83,7 +89,10 @@ def update(param: Array, grad: Array, state: State, hp: Hyper) -> tuple[Array, S
 
     step_size, root_scale = step_scalars(hp, step)
     denom = xp.sqrt(second) / root_scale + eps
-    return param - step_size * (exp_avg / denom), new_state
+    direction = exp_avg / denom
+    if hp.get("cautious", False):  # (.get: SWATS's Adam phase and older hyperparameter sets lack it)
+        direction = cautious(direction, grad)
+    return param - step_size * direction, new_state
 
 
 def step_scalars(hp: Hyper, step: float) -> tuple[float, float]:
@@ -115,6 +124,7 @@ ADAM = Rule(
         "amsgrad": False,
         "maximize": False,
         "decoupled_weight_decay": False,
+        "cautious": False,
     },
     checks=(LR, EPS, BETA1, BETA2, WEIGHT_DECAY),
     init=init,

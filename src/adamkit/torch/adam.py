@@ -29,6 +29,10 @@ class Adam(RuleOptimizer):
         amsgrad: use the running maximum of :math:`v_t` (Reddi et al., 2018).
         maximize: ascend the objective instead of descending it.
         decoupled_weight_decay: shrink the parameters by :math:`1 - \eta\lambda` (AdamW).
+        cautious: zero the coordinates whose update disagrees with the gradient's sign and
+            rescale the rest per tensor (Liang et al., 2024; :mod:`adamkit.rules.cautious`).
+            Not in torch.optim: the group key ``cautious`` is ignored by torch.optim.Adam when
+            a checkpoint goes there, and is False for a torch.optim checkpoint loaded here.
         fused: ``None`` (default) uses the fused kernel where available, ``False`` the
             readable reference engine, ``True`` insists on the fused kernel.
         state_bits: 32 (default: moments as the parameters), 16 (bfloat16 moments) or 8
@@ -72,6 +76,7 @@ class Adam(RuleOptimizer):
         state_bits: int = 32,
         nonfinite: str = "propagate",
         decoupled_weight_decay: bool = False,
+        cautious: bool = False,
     ) -> None:
         super().__init__(**self._arguments(locals()))
 
@@ -80,7 +85,8 @@ class AdamW(Adam):
     r"""AdamW (Loshchilov and Hutter, 2019): Adam with decoupled weight decay.
 
     :math:`\theta \leftarrow \theta(1 - \eta\lambda)` before the Adam step; the
-    default ``weight_decay`` is 1e-2 as in torch.optim.AdamW. Arguments as :class:`Adam`.
+    default ``weight_decay`` is 1e-2 as in torch.optim.AdamW. Arguments as :class:`Adam`
+    (``cautious=True``: the decay still shrinks every coordinate; only the Adam update is masked).
     """
 
     rule = ADAMW
@@ -101,5 +107,6 @@ class AdamW(Adam):
         fused: bool | None = None,
         state_bits: int = 32,
         nonfinite: str = "propagate",
+        cautious: bool = False,
     ) -> None:
         RuleOptimizer.__init__(self, **self._arguments(locals()))

@@ -32,8 +32,8 @@ class AdEMAMix(RuleOptimizer):
         cautious: mask the update where it disagrees with the gradient (Liang et al., 2024).
         fused, state_bits, nonfinite, foreach, capturable, differentiable: as for
             :class:`adamkit.torch.Adam`
-            (fused kernels by default, the reference engine with ``cautious=True``;
-            ``state_bits`` 32 only for now).
+            (fused kernels by default, two passes with ``cautious=True`` on the CPU;
+            with 16- or 8-bit state, ``cautious=True`` runs on the reference engine).
 
     State per parameter: ``step``, ``exp_avg``, ``exp_avg_sq``, ``exp_avg_slow``.
     """

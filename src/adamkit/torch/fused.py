@@ -11,7 +11,9 @@ does (once per distinct ``step``), and note the addresses of its arrays. Then on
 call per dtype updates every tensor of the group, its blocks spread over the cores
 (:mod:`adamkit.torch.kernels.jit`). A family whose tensors move through phases (SWATS: Adam,
 then SGD) makes one call per dtype and phase; a kernel that returns per-tensor sums has them
-turned into scalar state on the host after its call (:mod:`adamkit.torch.kernels.contract`).
+turned into scalar state on the host after its call, or into the scalars of a second pass over
+the same table (LAMB's trust ratio, the cautious rescale: :mod:`adamkit.torch.kernels.contract`;
+on DTensor shards the sums are added across the ranks first).
 
 A parameter the kernels cannot take (float16 or bfloat16, a non-contiguous or sparse
 gradient, another device, a tensor subclass, state of another dtype) goes to the
@@ -59,6 +61,7 @@ KERNELS: dict[str, str] = {
     "lion": "adamkit.torch.kernels.lion:LION_KERNEL",
     "adabelief": "adamkit.torch.kernels.adabelief:ADABELIEF_KERNEL",
     "ademamix": "adamkit.torch.kernels.ademamix:ADEMAMIX_KERNEL",
+    "lamb": "adamkit.torch.kernels.lamb:LAMB_KERNEL",
 }
 
 #: torch dtype -> (NumPy dtype the kernel computes in, reals per element)
@@ -96,6 +99,8 @@ class Table:
         self.written: list[torch.Tensor] = []  # what the kernel writes, behind autograd's back
         self.totals: np.ndarray | None = None  # per-tensor sums, after launch (kernels with reductions)
         self.size_array: np.ndarray | None = None  # sizes as an array, at launch
+        self.address_array: np.ndarray | None = None  # addresses as an array, at launch
+        self.whole_sizes: dict[int, int] = {}  # row -> the whole tensor's reals, for a local shard's row
 
     def add(self, checked: Checked, grad: torch.Tensor, scalars: tuple) -> int:
         """Add a checked parameter and its gradient; returns its row (its index into :attr:`totals`)."""
@@ -115,11 +120,24 @@ class Table:
         """Build the table's arrays and run the kernel; returns the address and scalar arrays
         (kept by a :class:`.replay.Replay`, which writes a later step's values into them)."""
         self.size_array = np.array(self.sizes, np.int64)
-        addresses = np.array(self.addresses, np.int64).reshape(len(self.sizes), -1)
+        addresses = self.address_array = np.array(self.addresses, np.int64).reshape(len(self.sizes), -1)
         distinct = np.array(self.distinct, np.float64).astype(self.dtype)  # as torch casts a Python float
         scalars = distinct[np.array(self.which, np.intp)]
         self.launch_arrays(addresses, scalars)
         return addresses, scalars
+
+    def launch_second(self) -> None:
+        """The kernel's second pass (:class:`.kernels.contract.SecondPass`) over the same rows, with
+        scalars from the first pass's and the per-tensor sums (after any all-reduce of them)."""
+        second = self.kernel.then
+        first = np.array(self.distinct, np.float64)[np.array(self.which, np.intp)]
+        sizes = self.size_array.copy()  # a shard's row counts its whole tensor (the cautious rescale's d)
+        sizes[list(self.whole_sizes)] = list(self.whole_sizes.values())
+        with np.errstate(all="ignore"):  # a NaN sum makes a NaN factor, as the rule's would
+            rows = second.scalars(first, self.totals, sizes, self.dtype)
+            scalars = np.ascontiguousarray(rows.astype(self.dtype))
+        launcher(self.device.type)(second.kernel, self.address_array, self.size_array, scalars, self.device)
+        bump_versions(self.written)
 
     def bind(self, addresses: np.ndarray, scalars: np.ndarray) -> Any:
         """A call that launches the kernel over ``addresses`` and ``scalars`` as they will then
@@ -175,13 +193,15 @@ class FusedEngine:
 
     def step_group(self, rule: Rule, group: dict[str, Any], state: dict) -> None:
         hp = plain_hyper(group)
-        if not self.kernel.supports(hp):
+        family = self.kernel.for_hyper(hp)  # the family's kernel, or its variant for an option (cautious)
+        if not family.supports(hp):
+            self.on_reference.update(map(id, group["params"]))
             self.reference.step_group(rule, group, state)
             return
         memo: dict[tuple, tuple] = {}  # the kernel and its scalars, once per distinct scalar state
         key = replay_key(group)
         replay = self.replays.pop(key, None)
-        if replay is not None and replay.run(group, state, hp, memo):
+        if replay is not None and replay.family is family and replay.run(group, state, hp, memo):
             self.replays.keep(key, replay)
             return
         tables: dict[tuple[torch.device, np.dtype, str], Table] = {}
@@ -200,7 +220,7 @@ class FusedEngine:
                     continue
                 shards.append(shard)
                 dparam, param, grad, p_state = param, shard.param, shard.param.grad, shard.state
-            found = self.find(rule, param, grad, p_state, hp, memo)
+            found = self.find(rule, param, grad, p_state, hp, memo, family)
             if found is None:
                 leftovers.append(param if dparam is None else dparam)
                 continue
@@ -213,11 +233,15 @@ class FusedEngine:
             self.on_reference.discard(id(param if dparam is None else dparam))
             if dparam is not None and checked.kernel.reductions:
                 sharded_rows.append((table, row, dparam))
+                table.whole_sizes[row] = dparam.numel() * (2 if dparam.is_complex() else 1)
         arrays = {where: table.launch() for where, table in tables.items()}
         if sharded_rows:  # sums over shards: the whole tensors' sums, on every rank
             from ..distributed.reductions import all_reduce_totals
 
             all_reduce_totals([(table.totals, row, dparam) for table, row, dparam in sharded_rows])
+        for table in tables.values():
+            if table.kernel.then is not None:  # the update, from the whole tensors' sums
+                table.launch_second()
         for checked, current, new_scalars, table, row in updates:
             finish = table.kernel.finish
             if finish is not None:  # scalar state from the tensor's sums (SWATS's switch)
@@ -231,9 +255,11 @@ class FusedEngine:
             self.on_reference.update(map(id, leftovers))
             self.reference.step_group(rule, {**group, "params": leftovers}, state)
         elif updates and not shards and len(updates) == len(group["params"]):
-            self.keep_replay(key, group, updates, tables, arrays)
+            self.keep_replay(family, key, group, updates, tables, arrays)
 
-    def keep_replay(self, key: tuple, group: dict, updates: list, tables: dict, arrays: dict) -> None:
+    def keep_replay(
+        self, family: Any, key: tuple, group: dict, updates: list, tables: dict, arrays: dict
+    ) -> None:
         """Keep a :class:`.replay.Replay` of a step that ran the whole group on the kernels, in one
         kernel without per-tensor sums and one layout of scalar state."""
         records = [checked for checked, *_ in updates]
@@ -250,7 +276,7 @@ class FusedEngine:
             for where, table in tables.items()
         ]
         layout = records[0].layout
-        self.replays.keep(key, Replay(group["params"], records, self.kernel, kernel, layout, kept))
+        self.replays.keep(key, Replay(group["params"], records, family, kernel, layout, kept))
 
     def local_shard(self, param: torch.Tensor, p_state: State) -> Any:
         """DTensor ``param``'s :class:`adamkit.distributed.shards.Shard` (None: run on the DTensors)."""
@@ -261,14 +287,22 @@ class FusedEngine:
         return self.shards.local(param, p_state)
 
     def find(
-        self, rule: Rule, param: torch.Tensor, grad: torch.Tensor, p_state: State, hp: Hyper, memo: dict
+        self,
+        rule: Rule,
+        param: torch.Tensor,
+        grad: torch.Tensor,
+        p_state: State,
+        hp: Hyper,
+        memo: dict,
+        family: Any,
     ) -> tuple[Checked, State, tuple, State] | None:
-        """``param``'s :class:`.fit.Checked` record, its scalar state and its kernel's scalars; None
-        if the kernels cannot take it. A record from an earlier step is used while it still holds."""
+        """``param``'s :class:`.fit.Checked` record, its scalar state and its kernel's scalars (from
+        ``family``, the kernel the group's options chose); None if the kernels cannot take it. A record
+        from an earlier step is used while it still holds."""
         checked = self.checked.get(id(param))
         values = None if checked is None else checked.scalar_values(param, grad, p_state)
         if values is not None:
-            kernel, current, args, new_scalars = self.scalars(memo, (checked.layout, values), hp)
+            kernel, current, args, new_scalars = self.scalars(family, memo, (checked.layout, values), hp)
             try:
                 tensors = kernel.arrays(p_state, param, hp)
             except KeyError:  # hyperparameters changed under the state: the full checks decide
@@ -276,15 +310,15 @@ class FusedEngine:
             if tensors is not None and checked.holds(kernel, tensors):
                 return checked, current, args, new_scalars
         self.checked.pop(id(param), None)  # stale: it must not keep old state alive if the checks fail
-        found = self.check(rule, param, grad, p_state, hp)
+        found = self.check(rule, param, grad, p_state, hp, family)
         if found is None:
             return None
         checked, key = found
-        _, current, args, new_scalars = self.scalars(memo, key, hp)
+        _, current, args, new_scalars = self.scalars(family, memo, key, hp)
         return checked, current, args, new_scalars
 
     def check(
-        self, rule: Rule, param: torch.Tensor, grad: torch.Tensor, p_state: State, hp: Hyper
+        self, rule: Rule, param: torch.Tensor, grad: torch.Tensor, p_state: State, hp: Hyper, family: Any
     ) -> tuple[Checked, tuple] | None:
         """The full checks of ``param``, its gradient and its state (created here on the first step):
         the new record, and the :func:`.fit.scalar_key` of the state as it was before the step."""
@@ -294,7 +328,7 @@ class FusedEngine:
         if not p_state:
             p_state.update(fresh_state(rule, param, hp))
         current = read_scalars(rule, p_state)  # before arrays(), which may create state (SGD's buffer)
-        kernel = self.kernel.choose(current)
+        kernel = family.choose(current)
         if not launcher_runs(device_type(param), kernel):
             return None
         try:
@@ -306,12 +340,12 @@ class FusedEngine:
         checked = self.checked[id(param)] = Checked(rule, param, p_state, kernel, tensors, kind)
         return checked, scalar_key(rule, current)
 
-    def scalars(self, memo: dict, key: tuple, hp: Hyper) -> tuple[Any, State, tuple, State]:
+    def scalars(self, family: Any, memo: dict, key: tuple, hp: Hyper) -> tuple[Any, State, tuple, State]:
         """For the scalar state ``key`` (:func:`.fit.scalar_key`): its kernel, the state as a dict,
         the kernel's scalars and the new scalar state; computed once per step and distinct state."""
         if key not in memo:
             current = from_key(*key)
-            kernel = self.kernel.choose(current)  # the family's kernel, or its phase's for this tensor
+            kernel = family.choose(current)  # the family's kernel, or its phase's for this tensor
             memo[key] = (kernel, current, *kernel.scalars(hp, current))
         return memo[key]
 

@@ -24,7 +24,8 @@ class LAMB(RuleOptimizer):
         maximize: ascend the objective instead of descending it.
         fused, state_bits, nonfinite, foreach, capturable, differentiable: as for
             :class:`adamkit.torch.Adam`
-            (LAMB runs on the reference engine; ``state_bits`` 32 only for now).
+            (a two-pass fused kernel on the CPU, :mod:`adamkit.torch.kernels.lamb`; the reference
+            engine on CUDA devices; ``state_bits`` 32 only for now).
 
     Each parameter tensor is one "layer" of the paper: keep biases and norms in their own group
     with ``weight_decay=0``, as BERT's recipe does.

@@ -30,8 +30,8 @@ class Lion(RuleOptimizer):
             rescale the rest (Liang et al., 2024; :mod:`adamkit.rules.cautious`).
         fused, state_bits, nonfinite, foreach, capturable, differentiable: as for
             :class:`adamkit.torch.Adam`
-            (fused kernels by default, the reference engine with ``cautious=True``;
-            ``state_bits`` 32 only for now).
+            (fused kernels by default, two passes with ``cautious=True`` on the CPU;
+            with 16- or 8-bit state, ``cautious=True`` runs on the reference engine).
 
     Example:
         >>> import torch, adamkit.torch as ak

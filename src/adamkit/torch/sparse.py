@@ -57,6 +57,11 @@ def check_sparse_support(rule: Rule, hp: dict[str, Any]) -> None:
             f"{rule.title} with sparse gradients does not support amsgrad=True: "
             "the running maximum is defined over every row at every step"
         )
+    if hp.get("cautious", False):
+        raise ValueError(
+            f"{rule.title} with sparse gradients does not support cautious=True: "
+            "the rescale counts the coordinates of the whole tensor"
+        )
 
 
 def step_sparse(

@@ -1,6 +1,7 @@
 """Lion, AdaBelief and AdEMAMix as Triton kernels: :mod:`adamkit.torch.kernels` ``lion``,
 ``adabelief`` and ``ademamix`` on a GPU, over the same tables and scalars (each module's
-``scalars`` names them). ``cautious=True`` (a per-tensor rescale) runs on the reference engine."""
+``scalars`` names them). The two-pass kernels (``cautious=True``, LAMB: a per-tensor sum between
+the passes) have no Triton twin yet: on CUDA devices they run on the reference engine."""
 
 from __future__ import annotations
 

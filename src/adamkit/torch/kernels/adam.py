@@ -15,16 +15,26 @@ with the step size :math:`s = \eta/(1-\beta_1^t)` and :math:`c_2 = \sqrt{1-\beta
 computed once per step on the host (for ``eps_hat``, :math:`s = \eta c_2/(1-\beta_1^t)`
 and :math:`c_2 = 1`: dividing by one is exact). 28 bytes per float32 parameter move
 (36 with AMSGrad), which is the least any Adam can move.
+
+``cautious=True`` (:mod:`.cautious`): a first pass computes the update
+:math:`u = m/(\sqrt{\hat v}/c_2 + \epsilon)` of each element without writing anything and
+counts where :math:`u g > 0` (reads p, g, m, v: 16 bytes), then this kernel masks and rescales
+:math:`u` (44 bytes in all).
 """
 
 from __future__ import annotations
+
+from dataclasses import replace
 
 import numpy as np
 
 from ...rules.adam import step_scalars
 from ...rules.spec import Hyper, State
-from .contract import FusedKernel, decay_scalars
+from .cautious import cautious_kernel
+from .contract import FusedKernel, decay_scalars, no_options
 from .jit import block_kernel, decayed, locate, memory_at, table
+
+_F64 = np.zeros(1)  # the dtype of the counts, for :func:`.jit.memory_at`
 
 
 @block_kernel
@@ -45,6 +55,8 @@ def adam_block(
     step_size,
     bias_correction2_sqrt,
     eps,
+    cautious,
+    scale,
 ):
     for i in range(param.size):
         g, p = decayed(grad[i], param[i], sign, l2, weight_decay, decay)
@@ -56,8 +68,43 @@ def adam_block(
             old = max_exp_avg_sq[i]
             v = old if (old > v or old != old) else v
             max_exp_avg_sq[i] = v
-        denom = np.sqrt(v) / bias_correction2_sqrt + eps
-        param[i] = p - step_size * (m / denom)
+        u = m / (np.sqrt(v) / bias_correction2_sqrt + eps)
+        if cautious:  # the rule's u * (mask * scale)
+            u = u * (scale * (u * g > 0))
+        param[i] = p - step_size * u
+
+
+@block_kernel
+def adam_agreeing(
+    param,
+    grad,
+    exp_avg,
+    exp_avg_sq,
+    max_exp_avg_sq,
+    sign,
+    l2,
+    weight_decay,
+    decay,
+    one_minus_beta1,
+    beta2,
+    one_minus_beta2,
+    amsgrad,
+    bias_correction2_sqrt,
+    eps,
+):
+    """How many elements of a block the cautious mask keeps: the update ``u`` (as
+    :func:`adam_block` computes it, nothing written) agrees with the gradient."""
+    count = 0
+    for i in range(grad.size):
+        g, _ = decayed(grad[i], param[i], sign, l2, weight_decay, decay)
+        m = exp_avg[i] + one_minus_beta1 * (g - exp_avg[i])
+        v = exp_avg_sq[i] * beta2 + one_minus_beta2 * (g * g)
+        if amsgrad:
+            old = max_exp_avg_sq[i]
+            v = old if (old > v or old != old) else v
+        u = m / (np.sqrt(v) / bias_correction2_sqrt + eps)
+        count += 1 if u * g > 0 else 0
+    return count
 
 
 @block_kernel
@@ -83,7 +130,41 @@ def adam_work(b, addresses, sizes, starts, scalars, block):
         s[8],
         s[9],
         s[10],
+        s[11] != 0,
+        s[12],
     )
+
+
+@block_kernel
+def adam_count_work(b, addresses, sizes, starts, scalars, block, sums):
+    """Block ``b``'s count of agreeing coordinates, into its row of ``sums``."""
+    t, lo, hi = locate(b, sizes, starts, block)
+    a, s = addresses[t], scalars[t]
+    amsgrad = s[7] != 0
+    sums[b, 0] = adam_agreeing(
+        memory_at(a[0], lo, hi, scalars),
+        memory_at(a[1], lo, hi, scalars),
+        memory_at(a[2], lo, hi, scalars),
+        memory_at(a[3], lo, hi, scalars),
+        memory_at(a[4], lo, hi if amsgrad else lo, scalars),
+        s[0],
+        s[1] != 0,
+        s[2],
+        s[3],
+        s[4],
+        s[5],
+        s[6],
+        amsgrad,
+        s[9],
+        s[10],
+    )
+
+
+def adam_count_entry(b, addresses, tensors, width, sizes, starts, scalars, count, block, extra, extra_count):
+    """The C entry point of :func:`adam_count_work` (:func:`.jit.entry_signature`)."""
+    a, z, s, c = table(addresses, tensors, width, sizes, starts, scalars, count)
+    sums = memory_at(extra, 0, s[tensors] * extra_count, _F64).reshape((s[tensors], extra_count))
+    adam_count_work(b, a, z, s, c, block, sums)
 
 
 def adam_entry(b, addresses, tensors, width, sizes, starts, scalars, count, block, extra, extra_count):
@@ -111,8 +192,15 @@ def scalars(hp: Hyper, state: State) -> tuple[tuple, State]:
         step_size,  # 8
         root_scale,  # 9: bias_correction2_sqrt
         eps,  # 10
+        bool(hp.get("cautious", False)),  # 11: cautious (SWATS's Adam phase has no such option)
+        1.0,  # 12: scale (the second pass writes each tensor's: .cautious)
     )
     return args, {"step": step}
 
 
-ADAM_KERNEL = FusedKernel("adam", adam_entry, arrays, scalars)
+_PLAIN = FusedKernel("adam", adam_entry, arrays, scalars)
+ADAM_KERNEL = replace(
+    _PLAIN,
+    supports=no_options("cautious"),
+    variants=(("cautious", cautious_kernel(_PLAIN, adam_count_entry, 12)),),
+)

@@ -10,20 +10,25 @@ Per element, in the rule's order and in the parameter's dtype (the warm-ups of
     \theta &\leftarrow \theta - \eta\,\frac{m_1/(1-\beta_1^t) + \alpha(t)\,m_2}
         {\sqrt v/\sqrt{1-\beta_2^t} + \epsilon} - \eta\lambda\theta
 
-36 bytes per float32 parameter move. ``cautious=True`` rescales per tensor: the reference engine
-runs it.
+36 bytes per float32 parameter move. ``cautious=True`` (:mod:`.cautious`): a first pass counts
+the coordinates where the numerator agrees with the gradient (reads g, m1, m2: 12 bytes), then
+this kernel masks and rescales the numerator (48 bytes in all).
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import numpy as np
 
 from ...rules.ademamix import alpha_at, beta3_at
 from ...rules.spec import Hyper, State
+from .cautious import cautious_kernel
 from .contract import FusedKernel, no_options
 from .jit import block_kernel, decayed, locate, memory_at, table
+
+_F64 = np.zeros(1)  # the dtype of the counts, for :func:`.jit.memory_at`
 
 
 @block_kernel
@@ -48,6 +53,8 @@ def ademamix_block(
     lr,
     decays,
     lr_wd,
+    cautious,
+    scale,
 ):
     for i in range(param.size):
         g, p = decayed(grad[i], param[i], sign, l2, weight_decay, decay)  # no decay here: 0 and 1
@@ -58,6 +65,8 @@ def ademamix_block(
         exp_avg_sq[i] = v
         exp_avg_slow[i] = slow
         numerator = m / bias_correction1 + alpha * slow
+        if cautious:  # the rule's numerator * (mask * scale)
+            numerator = numerator * (scale * (numerator * g > 0))
         new = p - lr * (numerator / (np.sqrt(v) / bias_correction2_sqrt + eps))
         if decays:  # decoupled, at the old parameter
             new = new - lr_wd * p
@@ -90,7 +99,51 @@ def ademamix_work(b, addresses, sizes, starts, scalars, block):
         s[12],
         s[13] != 0,
         s[14],
+        s[15] != 0,
+        s[16],
     )
+
+
+@block_kernel
+def ademamix_agreeing(
+    grad, exp_avg, exp_avg_slow, sign, one_minus_beta1, one_minus_beta3, bias_correction1, alpha
+):
+    """How many elements of a block the cautious mask keeps: the new numerator (as
+    :func:`ademamix_block` computes it) agrees with the gradient."""
+    count = 0
+    for i in range(grad.size):
+        g = grad[i] * sign
+        m = exp_avg[i] + one_minus_beta1 * (g - exp_avg[i])
+        slow = exp_avg_slow[i] + one_minus_beta3 * (g - exp_avg_slow[i])
+        numerator = m / bias_correction1 + alpha * slow
+        count += 1 if numerator * g > 0 else 0
+    return count
+
+
+@block_kernel
+def ademamix_count_work(b, addresses, sizes, starts, scalars, block, sums):
+    """Block ``b``'s count of agreeing coordinates, into its row of ``sums``."""
+    t, lo, hi = locate(b, sizes, starts, block)
+    a, s = addresses[t], scalars[t]
+    sums[b, 0] = ademamix_agreeing(
+        memory_at(a[1], lo, hi, scalars),
+        memory_at(a[2], lo, hi, scalars),
+        memory_at(a[4], lo, hi, scalars),
+        s[0],
+        s[4],
+        s[7],
+        s[8],
+        s[9],
+    )
+
+
+def ademamix_count_entry(
+    b, addresses, tensors, width, sizes, starts, scalars, count, block, extra, extra_count
+):
+    """The C entry point of :func:`ademamix_count_work` (:func:`.jit.entry_signature`)."""
+    a, z, s, c = table(addresses, tensors, width, sizes, starts, scalars, count)
+    sums = memory_at(extra, 0, s[tensors] * extra_count, _F64).reshape((s[tensors], extra_count))
+    ademamix_count_work(b, a, z, s, c, block, sums)
 
 
 def ademamix_entry(b, addresses, tensors, width, sizes, starts, scalars, count, block, extra, extra_count):
@@ -123,8 +176,15 @@ def scalars(hp: Hyper, state: State) -> tuple[tuple, State]:
         lr,  # 12
         wd != 0,  # 13: decays
         lr * wd,  # 14
+        bool(hp["cautious"]),  # 15: cautious
+        1.0,  # 16: scale (the second pass writes each tensor's: .cautious)
     )
     return args, {"step": step}
 
 
-ADEMAMIX_KERNEL = FusedKernel("ademamix", ademamix_entry, arrays, scalars, no_options("cautious"))
+_PLAIN = FusedKernel("ademamix", ademamix_entry, arrays, scalars)
+ADEMAMIX_KERNEL = replace(
+    _PLAIN,
+    supports=no_options("cautious"),
+    variants=(("cautious", cautious_kernel(_PLAIN, ademamix_count_entry, 16)),),
+)

@@ -27,6 +27,14 @@ Two small extensions serve algorithms whose host code needs more than the step c
   (SWATS: Adam's until the tensor switches, SGD's after). The engine builds one table per
   (device, dtype, kernel), so tensors of one group in different phases still take one call
   per phase.
+* **Two passes.** A per-tensor factor that the update itself needs (LAMB's trust ratio, the
+  cautious rescale) cannot come from one pass: the first kernel returns the tensor's sums,
+  the host turns them into scalars (:attr:`SecondPass.scalars`), and a second kernel over
+  the same table (:attr:`FusedKernel.then`) applies the update. Each pass streams the
+  tensors once; what the update needs is recomputed from the state, never stored.
+* **Variants.** An option the family's kernel does not take (``cautious=True``) may have a
+  kernel of its own (:attr:`FusedKernel.variants`): :meth:`FusedKernel.for_hyper` picks it
+  for a group from its hyperparameters.
 """
 
 from __future__ import annotations
@@ -81,6 +89,16 @@ class FusedKernel:
     supports: Callable[[Hyper], bool] = field(default=lambda hp: True)
     reductions: int = 0
     finish: Callable[[Hyper, State, np.ndarray], State] | None = None
+    then: SecondPass | None = None
+    variants: tuple[tuple[str, FusedKernel], ...] = ()
+
+    def for_hyper(self, hp: Hyper) -> FusedKernel:
+        """The kernel for a group with hyperparameters ``hp``: the first of :attr:`variants` whose
+        option is on (``("cautious", kernel)``), else this one."""
+        for option, kernel in self.variants:
+            if hp.get(option, False):
+                return kernel
+        return self
 
     def choose(self, state: State) -> FusedKernel:
         """The kernel for a tensor in ``state``: this one (see :class:`PhasedKernels`)."""
@@ -88,8 +106,32 @@ class FusedKernel:
 
     @property
     def phases(self) -> tuple[FusedKernel, ...]:
-        """Every kernel :meth:`choose` may return: this one."""
-        return (self,)
+        """Every kernel this family may launch (compiled ahead by ``adamkit kernels``): this one,
+        its variants and their second passes."""
+        found: list[FusedKernel] = []
+        for kernel in (self, *(variant for _, variant in self.variants)):
+            found.append(kernel)
+            if kernel.then is not None:
+                found.append(kernel.then.kernel)
+        return tuple(found)
+
+
+@dataclass(frozen=True)
+class SecondPass:
+    """The second kernel of a two-pass family, over the first pass's table (same addresses).
+
+    Attributes:
+      kernel: the kernel launched (its :attr:`FusedKernel.entry`; ``arrays`` and ``scalars``
+        are the first pass's).
+      scalars: ``scalars(first, totals, sizes, dtype) -> rows``: from the first pass's scalar
+        rows (float64, one per tensor), each tensor's sums (float64, ``tensors x reductions``)
+        and sizes (reals), the second kernel's scalar rows (float64, cast to the table's
+        ``dtype`` at launch). A factor the rule computes in the tensor's dtype (the cautious
+        rescale) is computed in ``dtype`` here too, so that the step is the rule's.
+    """
+
+    kernel: FusedKernel
+    scalars: Callable[[np.ndarray, np.ndarray, np.ndarray, np.dtype], np.ndarray]
 
 
 @dataclass(frozen=True)
@@ -115,6 +157,10 @@ class PhasedKernels:
 
     def choose(self, state: State) -> FusedKernel:
         return self.phase(state)
+
+    def for_hyper(self, hp: Hyper) -> PhasedKernels:
+        """No variants: this family."""
+        return self
 
 
 def decay_scalars(hp: Hyper) -> tuple[float, bool, float, float]:
