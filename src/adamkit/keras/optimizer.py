@@ -119,6 +119,7 @@ class RuleOptimizer(keras.optimizers.Optimizer):
             return
         super().build(variables)
         hp = self.hyper(0.0)
+        self._programs: dict[tuple, Any] = {}  # torch's eager steps, recorded (see _update_together)
         # Variables that Keras overwrites with their gradient (float8 scales) need no state.
         self._rule_state = [
             None if self._overwrite_variable_with_gradient(v) else self._add_state(v, hp) for v in variables
@@ -193,23 +194,51 @@ class RuleOptimizer(keras.optimizers.Optimizer):
     def _update_together(
         self, grads: list[Any], variables: list[Any], learning_rate: Any, dtype: str, weight_decay: float
     ) -> None:
-        """One call of the rule's update for all ``variables`` (torch tensors of ``dtype``) and the writes."""
+        """One call of the rule's update for all ``variables`` (torch tensors of ``dtype``) and the writes.
+
+        The first step of a kind is recorded (:func:`~.tensor_list.record`) and later ones replay it:
+        a kind is the variables, their dtype and weight decay, the hyperparameters but the learning
+        rate, and which scalar states (the step) all variables share.
+        """
         import torch
 
-        from .tensor_list import TensorList
+        from .tensor_list import TensorList, record, repeat_if_equal, write
 
-        torch_dtype = getattr(torch, dtype)
-        slots = [self._rule_state[self._get_variable_index(v)] for v in variables]
+        indices = tuple(self._get_variable_index(v) for v in variables)
+        slots = [self._rule_state[i] for i in indices]
         state = {key: TensorList([s[key].value for s in slots]) for key in slots[0]}
+        # A scalar (the step) that every variable shares is computed with once.
+        given = {
+            key: repeat_if_equal(value) if key in self.rule.scalar_state else value
+            for key, value in state.items()
+        }
         params = TensorList([v.value for v in variables])
-        grad = TensorList([g.to(torch_dtype) for g in grads])
-        hp = self.hyper(as_dtype(value_of(learning_rate), dtype), weight_decay)
+        grad = TensorList([g.to(getattr(torch, dtype)) for g in grads])
+        lr = TensorList.repeat(as_dtype(value_of(learning_rate), dtype), len(variables))
+        hp = self.hyper(lr, weight_decay)  # type: ignore[arg-type]
+        shared = tuple(key for key in state if given[key] is not state[key])
+        inputs = [params, grad, lr, *state.values(), *(given[key] for key in shared)]
+        kind = (indices, dtype, weight_decay, shared)
+        kind += tuple(sorted((k, v) for k, v in hp.items() if k != "lr"))
+        try:
+            program = self._programs.get(kind)
+        except TypeError:  # a hyperparameter that cannot be a key: this step runs the rule
+            program, kind = None, None
         with torch.no_grad():
-            new_param, new_state = self.rule.update(params, grad, state, hp)
-            self._check_state_keys(new_state, slots[0])
-            torch._foreach_copy_(params.tensors, new_param.tensors)
-            for key, value in new_state.items():
-                torch._foreach_copy_(state[key].tensors, value.tensors)
+            if program is not None:
+                program.run(inputs)
+                return
+
+            def step() -> None:
+                new_param, new_state = self.rule.update(params, grad, given, hp)
+                self._check_state_keys(new_state, slots[0])
+                write([(new_param, params), *((value, state[key]) for key, value in new_state.items())])
+
+            program = record(inputs, step)
+        if kind is not None:
+            if len(self._programs) >= 64:  # (kinds that keep changing: a hyperparameter set every step)
+                self._programs.clear()
+            self._programs[kind] = program
 
     def _rule_weight_decay(self, index: int) -> float:
         """The ``weight_decay`` the rule applies to variable ``index`` (0 unless ``decays_in_rule``)."""
