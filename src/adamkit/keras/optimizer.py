@@ -119,7 +119,9 @@ class RuleOptimizer(keras.optimizers.Optimizer):
             return
         super().build(variables)
         hp = self.hyper(0.0)
-        self._programs: dict[tuple, Any] = {}  # torch's eager steps, recorded (see _update_together)
+        # torch's eager steps: the variables' groups, and the steps recorded (see _update_together)
+        self._groupings: dict[tuple, Any] = {}
+        self._programs: dict[tuple, Any] = {}
         # Variables that Keras overwrites with their gradient (float8 scales) need no state.
         self._rule_state = [
             None if self._overwrite_variable_with_gradient(v) else self._add_state(v, hp) for v in variables
@@ -158,21 +160,36 @@ class RuleOptimizer(keras.optimizers.Optimizer):
             return
         # The variables whose rule runs in one call: same dtype (the one the rule computes in,
         # as their state's) and the same weight decay. The others (float16 and bfloat16
-        # variables, computed in float32) step one by one.
-        groups: dict[tuple, tuple[list[Any], list[Any]]] = {}
-        for grad, variable in zip(grads, variables, strict=True):
+        # variables, computed in float32) step one by one. The grouping is the same every step
+        # for the same variables (Keras leaves out those without a gradient), so it is kept.
+        key = (tuple(map(id, variables)), self.weight_decay)
+        grouping = self._groupings.get(key)
+        if grouping is None:
+            grouping = self._group(variables)
+            if len(self._groupings) >= 64:
+                self._groupings.clear()
+            self._groupings[key] = grouping
+        alone, groups = grouping
+        for i in alone:
+            self.update_step(grads[i], variables[i], learning_rate)
+        for (dtype, weight_decay, _), members in groups.items():
+            group_grads, group_variables = [grads[i] for i in members], [variables[i] for i in members]
+            self._update_together(group_grads, group_variables, learning_rate, dtype, weight_decay)
+
+    def _group(self, variables: list[Any]) -> tuple[list[int], dict[tuple, list[int]]]:
+        """``(alone, groups)``: the positions of the ``variables`` that step one by one, and of those
+        that step together by (dtype, weight decay the rule applies, state keys)."""
+        alone: list[int] = []
+        groups: dict[tuple, list[int]] = {}
+        for i, variable in enumerate(variables):
             index = self._get_variable_index(variable)
-            slots = self._rule_state[index]
             dtype = compute_dtype(variable)
+            slots = self._rule_state[index]
             if slots is None or keras.backend.standardize_dtype(variable.dtype) != dtype:
-                self.update_step(grad, variable, learning_rate)
-                continue
-            key = (dtype, self._rule_weight_decay(index), tuple(slots))
-            group = groups.setdefault(key, ([], []))
-            group[0].append(grad)
-            group[1].append(variable)
-        for (dtype, weight_decay, _), (group_grads, members) in groups.items():
-            self._update_together(group_grads, members, learning_rate, dtype, weight_decay)
+                alone.append(i)
+            else:
+                groups.setdefault((dtype, self._rule_weight_decay(index), tuple(slots)), []).append(i)
+        return alone, groups
 
     def _steps_together(self) -> bool:
         """Whether this step runs the rule once over all variables (:mod:`.tensor_list`): torch's
