@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import math
 import operator
+import threading
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -80,8 +81,9 @@ COMMUTATIVE = {"add", "multiply", "maximum", "minimum"}
 #: ``TensorList._home`` of a list computed into fresh tensors that nothing else holds.
 OWN = "own"
 
-#: While :func:`record` runs: the computations run so far, and the lists they made.
-_recording: tuple[list[Callable[[], None]], list[TensorList]] | None = None
+#: While :func:`record` runs in this thread (``.now``): the computations run so far, and the lists
+#: they made (a thread of its own: another optimizer's step in another thread is not this one's).
+_recording = threading.local()
 
 
 class TensorList:
@@ -114,8 +116,9 @@ class TensorList:
         self._recipe: tuple[str, tuple] | None = None
         self._single: torch.Tensor | None = None
         self._home: Any = None
-        if _recording is not None:
-            _recording[1].append(self)
+        recording = getattr(_recording, "now", None)
+        if recording is not None:
+            recording[1].append(self)
 
     @classmethod
     def repeat(cls, tensor: torch.Tensor, length: int) -> TensorList:
@@ -283,8 +286,9 @@ def _once(function: Callable[..., Any], operands: tuple, length: int) -> TensorL
 def _run_now(compute: Callable[[], None]) -> None:
     """Run ``compute``, and keep it for the program being recorded, if one is."""
     compute()
-    if _recording is not None:
-        _recording[0].append(compute)
+    recording = getattr(_recording, "now", None)
+    if recording is not None:
+        recording[0].append(compute)
 
 
 def _value(x: Operand) -> Any:
@@ -321,15 +325,14 @@ class Program:
 def record(inputs: list[TensorList], step: Callable[[], None]) -> Program:
     """Run ``step`` (the rule's update of ``inputs`` and its :func:`write`) and return it as a
     :class:`Program` that replays it on other tensors of the same shapes, dtypes and repeats."""
-    global _recording
-    if _recording is not None:
+    if getattr(_recording, "now", None) is not None:
         raise RuntimeError("record() does not nest")
-    _recording = ([], [])
+    _recording.now = ([], [])
     try:
         step()
-        program = Program(list(inputs), *_recording)
+        program = Program(list(inputs), *_recording.now)
     finally:
-        _recording = None
+        _recording.now = None
     program.release()
     return program
 
