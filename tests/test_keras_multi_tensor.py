@@ -178,3 +178,84 @@ def test_a_subclass_that_overrides_a_step_hook_keeps_its_step():
 
     steps(Traced(), ["float32"] * 4, count=2, skip=False)
     assert len(seen) == 8
+
+
+# ---------------------------------------------------------------- shared scalars, in place, replay
+
+
+def test_a_repeated_tensor_computes_once_with_the_bits_of_each():
+    step = torch.tensor(3.0)
+    shared = TensorList.repeat(step, 4)
+    corrected = -np.expm1(shared * np.log(0.999))  # a bias correction, as the rules write it
+    assert all(t is corrected.tensors[0] for t in corrected.tensors)  # one tensor: computed once
+    same_bits(corrected, [-torch.expm1(step * np.log(0.999))] * 4)
+    full = TensorList(tensors(0))
+    same_bits(full / corrected, [x / -torch.expm1(step * np.log(0.999)) for x in tensors(0)])
+
+
+def test_only_scalars_with_the_same_bits_are_shared():
+    from adamkit.keras.tensor_list import repeat_if_equal
+
+    zeros = TensorList([torch.tensor(0.0), torch.tensor(-0.0)])  # equal, yet 1 / x differs
+    assert repeat_if_equal(zeros) is zeros
+    twos = repeat_if_equal(TensorList([torch.tensor(2.0), torch.tensor(2.0)]))
+    assert twos.tensors[0] is twos.tensors[1]
+
+
+def test_write_overwrites_only_what_no_one_reads_afterwards():
+    from adamkit.keras.tensor_list import write
+
+    a, b, g = TensorList(tensors(0)), TensorList(tensors(1)), TensorList(tensors(2))
+    a0, b0, g0 = ([t.clone() for t in x.tensors] for x in (a, b, g))
+    twice = g * 2.0  # a temporary with two readers
+    new_a = a + 0.1 * (g - a)  # reads the old a twice; its target is a
+    new_b = a + twice  # the old a once more, after new_a's operations
+    write([(new_a, a), (new_b, b), (twice * 3.0, g)])
+    same_bits(a, [x + 0.1 * (y - x) for x, y in zip(a0, g0, strict=True)])
+    same_bits(b, [x + y * 2.0 for x, y in zip(a0, g0, strict=True)])
+    same_bits(g, [y * 2.0 * 3.0 for y in g0])
+    assert b0  # (b's old value was read by nothing)
+
+
+def test_a_state_that_becomes_another_is_copied_before_it_changes():
+    from adamkit.keras.tensor_list import write
+
+    a, b = TensorList(tensors(0)), TensorList(tensors(1))
+    a0, b0 = ([t.clone() for t in x.tensors] for x in (a, b))
+    write([(b * 2.0, b), (b, a)])  # new a is the old b; new b doubles it
+    same_bits(a, b0)
+    same_bits(b, [x * 2.0 for x in b0])
+    assert a0
+
+
+def test_the_gradients_are_left_as_they_were():
+    variables = [keras.Variable(np.ones(s, "float32")) for s in SHAPES]
+    gradients = tensors(3)
+    before = [g.clone() for g in gradients]
+    optimizer = ak.Adam(learning_rate=0.01)
+    for _ in range(3):
+        optimizer.apply(gradients, variables)
+    same_bits(TensorList(gradients), before)
+
+
+def test_a_step_recorded_once_replays_and_a_changed_hyperparameter_records_anew(monkeypatch):
+    from adamkit.keras import tensor_list
+
+    recorded = []
+    original = tensor_list.record
+    monkeypatch.setattr(tensor_list, "record", lambda *a: recorded.append(1) or original(*a))
+
+    def train(optimizer):
+        variables = [keras.Variable(np.ones(s, "float32")) for s in SHAPES]
+        for step in range(8):
+            if step == 4:
+                optimizer.beta_1, optimizer.epsilon = 0.5, 1e-3
+            optimizer.apply(tensors(step), variables)
+        return [v.numpy() for v in variables] + [v.numpy() for v in optimizer.variables]
+
+    ours = train(ak.Adam(learning_rate=0.01))
+    assert len(recorded) == 2  # one program before the change, one after; the other steps replay
+    one_by_one = ak.Adam(learning_rate=0.01)
+    one_by_one.multi_tensor = False
+    for a, b in zip(ours, train(one_by_one), strict=True):
+        np.testing.assert_array_equal(a, b)

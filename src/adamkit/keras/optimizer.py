@@ -119,6 +119,9 @@ class RuleOptimizer(keras.optimizers.Optimizer):
             return
         super().build(variables)
         hp = self.hyper(0.0)
+        # torch's eager steps: the variables' groups, and the steps recorded (see _update_together)
+        self._groupings: dict[tuple, Any] = {}
+        self._programs: dict[tuple, Any] = {}
         # Variables that Keras overwrites with their gradient (float8 scales) need no state.
         self._rule_state = [
             None if self._overwrite_variable_with_gradient(v) else self._add_state(v, hp) for v in variables
@@ -157,21 +160,36 @@ class RuleOptimizer(keras.optimizers.Optimizer):
             return
         # The variables whose rule runs in one call: same dtype (the one the rule computes in,
         # as their state's) and the same weight decay. The others (float16 and bfloat16
-        # variables, computed in float32) step one by one.
-        groups: dict[tuple, tuple[list[Any], list[Any]]] = {}
-        for grad, variable in zip(grads, variables, strict=True):
+        # variables, computed in float32) step one by one. The grouping is the same every step
+        # for the same variables (Keras leaves out those without a gradient), so it is kept.
+        key = (tuple(map(id, variables)), self.weight_decay)
+        grouping = self._groupings.get(key)
+        if grouping is None:
+            grouping = self._group(variables)
+            if len(self._groupings) >= 64:
+                self._groupings.clear()
+            self._groupings[key] = grouping
+        alone, groups = grouping
+        for i in alone:
+            self.update_step(grads[i], variables[i], learning_rate)
+        for (dtype, weight_decay, _), members in groups.items():
+            group_grads, group_variables = [grads[i] for i in members], [variables[i] for i in members]
+            self._update_together(group_grads, group_variables, learning_rate, dtype, weight_decay)
+
+    def _group(self, variables: list[Any]) -> tuple[list[int], dict[tuple, list[int]]]:
+        """``(alone, groups)``: the positions of the ``variables`` that step one by one, and of those
+        that step together by (dtype, weight decay the rule applies, state keys)."""
+        alone: list[int] = []
+        groups: dict[tuple, list[int]] = {}
+        for i, variable in enumerate(variables):
             index = self._get_variable_index(variable)
-            slots = self._rule_state[index]
             dtype = compute_dtype(variable)
+            slots = self._rule_state[index]
             if slots is None or keras.backend.standardize_dtype(variable.dtype) != dtype:
-                self.update_step(grad, variable, learning_rate)
-                continue
-            key = (dtype, self._rule_weight_decay(index), tuple(slots))
-            group = groups.setdefault(key, ([], []))
-            group[0].append(grad)
-            group[1].append(variable)
-        for (dtype, weight_decay, _), (group_grads, members) in groups.items():
-            self._update_together(group_grads, members, learning_rate, dtype, weight_decay)
+                alone.append(i)
+            else:
+                groups.setdefault((dtype, self._rule_weight_decay(index), tuple(slots)), []).append(i)
+        return alone, groups
 
     def _steps_together(self) -> bool:
         """Whether this step runs the rule once over all variables (:mod:`.tensor_list`): torch's
@@ -193,23 +211,51 @@ class RuleOptimizer(keras.optimizers.Optimizer):
     def _update_together(
         self, grads: list[Any], variables: list[Any], learning_rate: Any, dtype: str, weight_decay: float
     ) -> None:
-        """One call of the rule's update for all ``variables`` (torch tensors of ``dtype``) and the writes."""
+        """One call of the rule's update for all ``variables`` (torch tensors of ``dtype``) and the writes.
+
+        The first step of a kind is recorded (:func:`~.tensor_list.record`) and later ones replay it:
+        a kind is the variables, their dtype and weight decay, the hyperparameters but the learning
+        rate, and which scalar states (the step) all variables share.
+        """
         import torch
 
-        from .tensor_list import TensorList
+        from .tensor_list import TensorList, record, repeat_if_equal, write
 
-        torch_dtype = getattr(torch, dtype)
-        slots = [self._rule_state[self._get_variable_index(v)] for v in variables]
+        indices = tuple(self._get_variable_index(v) for v in variables)
+        slots = [self._rule_state[i] for i in indices]
         state = {key: TensorList([s[key].value for s in slots]) for key in slots[0]}
+        # A scalar (the step) that every variable shares is computed with once.
+        given = {
+            key: repeat_if_equal(value) if key in self.rule.scalar_state else value
+            for key, value in state.items()
+        }
         params = TensorList([v.value for v in variables])
-        grad = TensorList([g.to(torch_dtype) for g in grads])
-        hp = self.hyper(as_dtype(value_of(learning_rate), dtype), weight_decay)
+        grad = TensorList([g.to(getattr(torch, dtype)) for g in grads])
+        lr = TensorList.repeat(as_dtype(value_of(learning_rate), dtype), len(variables))
+        hp = self.hyper(lr, weight_decay)  # type: ignore[arg-type]
+        shared = tuple(key for key in state if given[key] is not state[key])
+        inputs = [params, grad, lr, *state.values(), *(given[key] for key in shared)]
+        kind = (indices, dtype, weight_decay, shared)
+        kind += tuple(sorted((k, v) for k, v in hp.items() if k != "lr"))
+        try:
+            program = self._programs.get(kind)
+        except TypeError:  # a hyperparameter that cannot be a key: this step runs the rule
+            program, kind = None, None
         with torch.no_grad():
-            new_param, new_state = self.rule.update(params, grad, state, hp)
-            self._check_state_keys(new_state, slots[0])
-            torch._foreach_copy_(params.tensors, new_param.tensors)
-            for key, value in new_state.items():
-                torch._foreach_copy_(state[key].tensors, value.tensors)
+            if program is not None:
+                program.run(inputs)
+                return
+
+            def step() -> None:
+                new_param, new_state = self.rule.update(params, grad, given, hp)
+                self._check_state_keys(new_state, slots[0])
+                write([(new_param, params), *((value, state[key]) for key, value in new_state.items())])
+
+            program = record(inputs, step)
+        if kind is not None:
+            if len(self._programs) >= 64:  # (kinds that keep changing: a hyperparameter set every step)
+                self._programs.clear()
+            self._programs[kind] = program
 
     def _rule_weight_decay(self, index: int) -> float:
         """The ``weight_decay`` the rule applies to variable ``index`` (0 unless ``decays_in_rule``)."""
