@@ -18,10 +18,10 @@ bit for bit: 8-bit codes are decoded with their own block's scale, then kept as 
 parameter's dtype), rounded to nearest bfloat16, or quantized in blocks of 256 (a shard holds
 whole blocks: :mod:`.shards`); 8 to 8 bits keeps the saved codes and scales. The loading side
 may be torch.optim's (an adamkit 8-bit checkpoint into ``torch.optim.AdamW``: float32 moments)
-and the checkpoint torch.optim's (into adamkit at 8 bits). A checkpoint without ``state_bits``
-in its groups (torch.optim's) leaves the loading optimizer's. What cannot be converted (an
-8-bit moment into a parameter not sharded by rows, a checkpoint whose keys or shapes do not
-fit) is refused with a ``ValueError`` before anything is read.
+and the checkpoint torch.optim's (into adamkit at 8 bits). A group option the checkpoint lacks
+(torch.optim's has no ``state_bits`` nor ``cautious``) keeps the loading optimizer's value.
+What cannot be converted (an 8-bit moment into a parameter not sharded by rows, a checkpoint
+whose keys or shapes do not fit) is refused with a ``ValueError`` before anything is read.
 
 Example (on every rank; ``opt`` may have any ``state_bits``, the checkpoint any other):
 
@@ -120,13 +120,13 @@ class StateBitsLoadPlanner(DefaultLoadPlanner):
         if metadata is None:  # pragma: no cover - DCP always passes the checkpoint's metadata
             raise AssertionError("StateBitsLoadPlanner needs the checkpoint's metadata")
         moments = self._moments_to_convert(metadata)  # raises ValueError before anything changes
-        # a checkpoint without state_bits in its groups (torch.optim's) leaves the loading optimizer's:
-        # taken out of the state dict while DCP plans its reads, put back after
+        # a group option the checkpoint lacks (torch.optim's lacks state_bits and cautious; an older
+        # adamkit's, the newer options) keeps the loading optimizer's value, as load_state_dict fills
+        # missing options: taken out of the state dict while DCP plans its reads, put back after
         kept = [
             (path, self.state_dict[flat])
             for flat, path in self.mappings.items()
-            if path[-1] == "state_bits" and len(path) >= 3 and path[-3] == "param_groups"
-            and flat not in metadata.state_dict_metadata
+            if len(path) >= 3 and path[-3] == "param_groups" and flat not in metadata.state_dict_metadata
         ]
         for path, _ in kept:
             del _container(self.original_state_dict, path[:-1])[path[-1]]
