@@ -24,6 +24,8 @@ from torch import nn
 
 #: Prefix that selects torch.optim's class instead of adamkit's.
 TORCH_PREFIX = "torch-"
+#: Options torch.optim's classes lack (low-bit state, cautious masking): no ``torch-NAME`` for them.
+ADAMKIT_ONLY = frozenset({"state_bits", "cautious"})
 
 
 @dataclass(frozen=True)
@@ -63,11 +65,16 @@ OPTIMIZERS: dict[str, OptimizerSpec] = {
     "schedulefree": OptimizerSpec(
         "ScheduleFreeAdamW", 2.5e-3, about="Schedule-Free AdamW (Defazio et al., 2024): no schedule needed"
     ),
+    "cautious-adam": OptimizerSpec("Adam", 1e-3, {"cautious": True}, "Adam with cautious masking"),
+    "cautious-adamw": OptimizerSpec(
+        "AdamW", 1e-3, {"weight_decay": 1e-2, "cautious": True}, "AdamW with cautious masking"
+    ),
     "cautious-lion": OptimizerSpec("Lion", 1e-4, {"cautious": True}, "Lion with cautious masking"),
     "cautious-ademamix": OptimizerSpec(
         "AdEMAMix", 1e-3, {"weight_decay": 1e-2, "cautious": True}, "AdEMAMix with cautious masking"
     ),
 }
+OPTIMIZERS["sfadamw"] = OPTIMIZERS["schedulefree"]  # the name the issue and schedulefree's users know
 #: ``NAME16`` and ``NAME8``: the optimizers whose low-bit state runs in fused kernels, with
 #: bfloat16 or 8-bit blockwise moments (Adam's are the rows above)
 _LOW_BIT = ("adamw", "amsgrad", "adamax", "nadam", "radam", "momentum", "rmsprop", "adagrad")
@@ -117,8 +124,7 @@ def known_names() -> list[str]:
     peers = [
         TORCH_PREFIX + n
         for n, s in OPTIMIZERS.items()
-        if _find_class(torch.optim, s.class_name)
-        and "state_bits" not in s.options  # torch has no low-bit state
+        if _find_class(torch.optim, s.class_name) and not ADAMKIT_ONLY & set(s.options)
     ]
     return [*OPTIMIZERS, *peers]
 

@@ -67,7 +67,7 @@ def _lrs(adaptive: float, **others: float) -> dict[str, float]:
     family = ("adam", "amsgrad", "adamw", "nadam", "radam", "adamax", "swats")
     # the modern family's steps are about lr too (Lion's exactly; LAMB's and Adafactor's relative)
     family += ("lion", "cautious-lion", "ademamix", "cautious-ademamix", "adabelief", "lamb", "adafactor")
-    family += ("schedulefree",)
+    family += ("schedulefree", "sfadamw", "cautious-adam", "cautious-adamw")
     return {**{name: adaptive for name in family}, **others}
 
 
