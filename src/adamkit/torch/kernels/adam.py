@@ -32,9 +32,22 @@ from ...rules.adam import step_scalars
 from ...rules.spec import Hyper, State
 from .cautious import cautious_kernel
 from .contract import FusedKernel, decay_scalars, no_options
-from .jit import block_kernel, decayed, locate, memory_at, table
+from .jit import block_kernel, decayed, element, locate, memory_at, table
 
 _F64 = np.zeros(1)  # the dtype of the counts, for :func:`.jit.memory_at`
+
+
+@element
+def moments(g, exp_avg, exp_avg_sq, max_exp_avg_sq, i, one_minus_beta1, beta2, one_minus_beta2, amsgrad):
+    """One element's new ``(m, v, second)``: ``second`` is the v the update divides by (AMSGrad's
+    running maximum, ``max_exp_avg_sq[i]`` read only then, NaN propagating as torch.maximum)."""
+    m = exp_avg + one_minus_beta1 * (g - exp_avg)  # lerp(exp_avg, grad, 1 - beta1)
+    v = exp_avg_sq * beta2 + one_minus_beta2 * (g * g)
+    second = v
+    if amsgrad:
+        old = max_exp_avg_sq[i]
+        second = old if (old > v or old != old) else v
+    return m, v, second
 
 
 @block_kernel
@@ -60,15 +73,13 @@ def adam_block(
 ):
     for i in range(param.size):
         g, p = decayed(grad[i], param[i], sign, l2, weight_decay, decay)
-        m = exp_avg[i] + one_minus_beta1 * (g - exp_avg[i])  # lerp(exp_avg, grad, 1 - beta1)
-        v = exp_avg_sq[i] * beta2 + one_minus_beta2 * (g * g)
+        m, v, second = moments(g, exp_avg[i], exp_avg_sq[i], max_exp_avg_sq, i, one_minus_beta1, beta2,
+                               one_minus_beta2, amsgrad)
         exp_avg[i] = m
         exp_avg_sq[i] = v
-        if amsgrad:  # second = maximum(max_exp_avg_sq, exp_avg_sq), NaN propagating as torch.maximum
-            old = max_exp_avg_sq[i]
-            v = old if (old > v or old != old) else v
-            max_exp_avg_sq[i] = v
-        u = m / (np.sqrt(v) / bias_correction2_sqrt + eps)
+        if amsgrad:
+            max_exp_avg_sq[i] = second
+        u = m / (np.sqrt(second) / bias_correction2_sqrt + eps)
         if cautious:  # the rule's u * (mask * scale)
             u = u * (scale * (u * g > 0))
         param[i] = p - step_size * u
@@ -97,12 +108,9 @@ def adam_agreeing(
     count = 0
     for i in range(grad.size):
         g, _ = decayed(grad[i], param[i], sign, l2, weight_decay, decay)
-        m = exp_avg[i] + one_minus_beta1 * (g - exp_avg[i])
-        v = exp_avg_sq[i] * beta2 + one_minus_beta2 * (g * g)
-        if amsgrad:
-            old = max_exp_avg_sq[i]
-            v = old if (old > v or old != old) else v
-        u = m / (np.sqrt(v) / bias_correction2_sqrt + eps)
+        m, _, second = moments(g, exp_avg[i], exp_avg_sq[i], max_exp_avg_sq, i, one_minus_beta1, beta2,
+                               one_minus_beta2, amsgrad)
+        u = m / (np.sqrt(second) / bias_correction2_sqrt + eps)
         count += 1 if u * g > 0 else 0
     return count
 
