@@ -32,9 +32,7 @@ from ...rules.adam import step_scalars
 from ...rules.spec import Hyper, State
 from .cautious import cautious_kernel
 from .contract import FusedKernel, decay_scalars, no_options
-from .jit import block_kernel, decayed, element, locate, memory_at, table
-
-_F64 = np.zeros(1)  # the dtype of the counts, for :func:`.jit.memory_at`
+from .jit import block_kernel, block_sums, decayed, element, locate, memory_at, table
 
 
 @element
@@ -171,7 +169,7 @@ def adam_count_work(b, addresses, sizes, starts, scalars, block, sums):
 def adam_count_entry(b, addresses, tensors, width, sizes, starts, scalars, count, block, extra, extra_count):
     """The C entry point of :func:`adam_count_work` (:func:`.jit.entry_signature`)."""
     a, z, s, c = table(addresses, tensors, width, sizes, starts, scalars, count)
-    sums = memory_at(extra, 0, s[tensors] * extra_count, _F64).reshape((s[tensors], extra_count))
+    sums = block_sums(extra, s, tensors, extra_count)
     adam_count_work(b, a, z, s, c, block, sums)
 
 

@@ -26,9 +26,7 @@ from ...rules.ademamix import alpha_at, beta3_at
 from ...rules.spec import Hyper, State
 from .cautious import cautious_kernel
 from .contract import FusedKernel, no_options
-from .jit import block_kernel, decayed, locate, memory_at, table
-
-_F64 = np.zeros(1)  # the dtype of the counts, for :func:`.jit.memory_at`
+from .jit import block_kernel, block_sums, decayed, locate, memory_at, table
 
 
 @block_kernel
@@ -142,7 +140,7 @@ def ademamix_count_entry(
 ):
     """The C entry point of :func:`ademamix_count_work` (:func:`.jit.entry_signature`)."""
     a, z, s, c = table(addresses, tensors, width, sizes, starts, scalars, count)
-    sums = memory_at(extra, 0, s[tensors] * extra_count, _F64).reshape((s[tensors], extra_count))
+    sums = block_sums(extra, s, tensors, extra_count)
     ademamix_count_work(b, a, z, s, c, block, sums)
 
 

@@ -97,6 +97,17 @@ def memory_at(address, lo, hi, like):
     return carray(_pointer(address, like), hi)[lo:hi]
 
 
+_F64 = np.zeros(1)  # the dtype of per-block sums
+
+
+@block_kernel
+def block_sums(extra, starts, tensors, columns):
+    """The ``(blocks, columns)`` float64 sums at address ``extra`` (:attr:`.contract.FusedKernel.reductions`:
+    one row per block, ``starts[tensors]`` blocks in all), where each block writes its row."""
+    blocks = starts[tensors]
+    return memory_at(extra, 0, blocks * columns, _F64).reshape((blocks, columns))
+
+
 @block_kernel
 def locate(b, sizes, starts, block):
     """Block ``b`` of the table: its tensor and the element range ``lo:hi`` within it."""

@@ -34,9 +34,8 @@ from numba import njit
 
 from ...rules.spec import Hyper, State, one_minus_power
 from .contract import FusedKernel, SecondPass
-from .jit import block_kernel, element, locate, memory_at, table
+from .jit import block_kernel, block_sums, element, locate, memory_at, table
 
-_F64 = np.zeros(1)  # the dtype of the sums, for :func:`.jit.memory_at`
 #: For the sums only (see :mod:`.swats`): the update itself is compiled without fast-math.
 reduction_kernel = njit(error_model="numpy", nogil=True, fastmath={"reassoc"})
 
@@ -104,8 +103,7 @@ def lamb_sums_work(b, addresses, sizes, starts, scalars, block, sums):
 def lamb_sums_entry(b, addresses, tensors, width, sizes, starts, scalars, count, block, extra, extra_count):
     """The C entry point of :func:`lamb_sums_work` (:func:`.jit.entry_signature`)."""
     a, z, s, c = table(addresses, tensors, width, sizes, starts, scalars, count)
-    blocks = s[tensors]
-    sums = memory_at(extra, 0, blocks * extra_count, _F64).reshape((blocks, extra_count))
+    sums = block_sums(extra, s, tensors, extra_count)
     lamb_sums_work(b, a, z, s, c, block, sums)
 
 

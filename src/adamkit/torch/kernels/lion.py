@@ -18,14 +18,10 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-import numpy as np
-
 from ...rules.spec import Hyper, State
 from .cautious import cautious_kernel
 from .contract import FusedKernel, no_options
-from .jit import block_kernel, decayed, element, locate, memory_at, table
-
-_F64 = np.zeros(1)  # the dtype of the counts, for :func:`.jit.memory_at`
+from .jit import block_kernel, block_sums, decayed, element, locate, memory_at, table
 
 
 @element
@@ -110,7 +106,7 @@ def lion_count_work(b, addresses, sizes, starts, scalars, block, sums):
 def lion_count_entry(b, addresses, tensors, width, sizes, starts, scalars, count, block, extra, extra_count):
     """The C entry point of :func:`lion_count_work` (:func:`.jit.entry_signature`)."""
     a, z, s, c = table(addresses, tensors, width, sizes, starts, scalars, count)
-    sums = memory_at(extra, 0, s[tensors] * extra_count, _F64).reshape((s[tensors], extra_count))
+    sums = block_sums(extra, s, tensors, extra_count)
     lion_count_work(b, a, z, s, c, block, sums)
 
 

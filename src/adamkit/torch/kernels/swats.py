@@ -39,12 +39,11 @@ from ...rules.spec import Hyper, State
 from ...rules.swats import after_adam_step, phase_hyper, sgd_hyper
 from . import adam, sgd
 from .contract import FusedKernel, PhasedKernels
-from .jit import block_kernel, decayed, locate, memory_at, table
+from .jit import block_kernel, block_sums, decayed, locate, memory_at, table
 
 #: For the sums only: ``reassoc`` lets LLVM split each float64 sum into vector lanes (without
 #: it a floating-point reduction cannot vectorise). The parameter update runs in Adam's own
 #: function, compiled without fast-math, so it stays exactly the rule's.
-_F64 = np.zeros(1)  # the dtype of the sums, for :func:`.jit.memory_at`
 reduction_kernel = njit(error_model="numpy", nogil=True, fastmath={"reassoc"})
 
 
@@ -82,8 +81,7 @@ def swats_adam_work(b, addresses, sizes, starts, scalars, block, sums):
 def swats_adam_entry(b, addresses, tensors, width, sizes, starts, scalars, count, block, extra, extra_count):
     """The C entry point of :func:`swats_adam_work` (:func:`.jit.entry_signature`)."""
     a, z, s, c = table(addresses, tensors, width, sizes, starts, scalars, count)
-    blocks = s[tensors]
-    sums = memory_at(extra, 0, blocks * extra_count, _F64).reshape((blocks, extra_count))
+    sums = block_sums(extra, s, tensors, extra_count)
     swats_adam_work(b, a, z, s, c, block, sums)
 
 
