@@ -6,7 +6,8 @@ reference engine, and the peer the tests compare it with (when installed), inter
 memory-only ceiling of the same rounds.
 GB/s counts the bytes each fused step must move (Lion 20 B/param: p, g, m read, p, m written;
 AdaBelief 28; AdEMAMix 36; the two-pass kernels: LAMB 40, cautious Lion 28, cautious AdamW 44,
-cautious AdEMAMix 48), so "% ceiling" says how close a kernel runs to the memory bus; the
+cautious AdEMAMix 48; Schedule-Free AdamW 28: y, g, z, v read, y, z, v written, as Adam, whom its
+row also times), so "% ceiling" says how close a kernel runs to the memory bus; the
 ceiling moves Adam's 28 B. LAMB has no torch peer installed (its tests compare with optax).
 
 Usage:
@@ -35,6 +36,19 @@ from run import CEILING, bench_size, machine, table  # noqa: E402
 from shapes import numel, parse_size  # noqa: E402
 
 Factory = Callable[[list[torch.Tensor]], Any]
+
+
+def training(make: Factory | None) -> Factory | None:
+    """``make`` with the optimizer put in train mode (Schedule-Free steps in train mode only)."""
+    if make is None:
+        return None
+
+    def started(ps: list[torch.Tensor]) -> Any:
+        opt = make(ps)
+        opt.train()
+        return opt
+
+    return started
 
 
 def peer(module: str, attribute: str, **kwargs: Any) -> Factory | None:
@@ -92,6 +106,13 @@ FAMILIES: list[tuple[str, int, dict[str, Factory | None]]] = [
         "adamkit Adafactor": lambda ps: ak.Adafactor(ps),
         "torch.optim Adafactor": lambda ps: torch.optim.Adafactor(ps),
     }),
+    ("ScheduleFreeAdamW", 28, {
+        "adamkit ScheduleFreeAdamW": training(ak.ScheduleFreeAdamW),
+        "adamkit ScheduleFreeAdamW(fused=False)": training(lambda ps: ak.ScheduleFreeAdamW(ps, fused=False)),
+        "schedulefree AdamWScheduleFree": training(peer("schedulefree", "AdamWScheduleFree")),
+        "adamkit Adam": lambda ps: ak.Adam(ps),
+        "adamkit AdamW": lambda ps: ak.AdamW(ps),
+    }),
 ]
 SLOW_SUFFIX = "fused=False)"
 
@@ -141,7 +162,7 @@ def main(argv: list[str] | None = None) -> int:
     print(table(rows, ratio=("speedup_vs_peer", "speed-up vs the peer")))
     print(
         "GB/s at each family's bytes per parameter (Lion 20, AdaBelief and Adafactor 28, AdEMAMix 36, "
-        "LAMB 40, cautious: Lion 28, AdamW 44, AdEMAMix 48); "
+        "LAMB 40, cautious: Lion 28, AdamW 44, AdEMAMix 48; ScheduleFreeAdamW 28); "
         f"STREAM best {stream:.1f} GB/s"
     )
     return 0

@@ -38,6 +38,7 @@ CASES = [
     ("Lion", {"weight_decay": 0.1}, 32),
     ("AdaBelief", {"amsgrad": True, "weight_decay": 0.1}, 32),
     ("AdEMAMix", {"weight_decay": 0.1}, 32),
+    ("ScheduleFreeAdamW", {"weight_decay": 0.1}, 32),
     ("Adam", {"amsgrad": True, "weight_decay": 0.1}, 8),
     ("Adam", {"amsgrad": True, "weight_decay": 0.1}, 16),
 ]
@@ -93,7 +94,10 @@ def main() -> None:
         for dtype in (torch.float32, torch.float64) if bits == 32 else (torch.float32,):
             param = torch.zeros(5000, dtype=dtype, requires_grad=True)
             param.grad = torch.ones_like(param)
-            getattr(ak, algo)([param], state_bits=bits, **kwargs).step()
+            opt = getattr(ak, algo)([param], state_bits=bits, **kwargs)
+            if algo == "ScheduleFreeAdamW":  # it steps in train mode only
+                opt.train()
+            opt.step()
     print(json.dumps(compiled))
 
 

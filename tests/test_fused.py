@@ -20,7 +20,7 @@ import adamkit.torch
 from adamkit.torch import fused
 from adamkit.torch.engine import ReferenceEngine
 from cases import ALGORITHMS, CASES
-from harness import make_torch_run, rel_diff, state_diffs, torch_steps
+from harness import make_torch_run, rel_diff, state_diffs, torch_steps, training
 
 pytestmark = pytest.mark.skipif(
     fused.kernel_for(adamkit.torch.Adam.rule) is None, reason="numba is not installed"
@@ -127,7 +127,7 @@ def _large_run(algo: str, kwargs: dict, fused_flag: bool | None, steps: int):
     gen = torch.Generator().manual_seed(7)
     n = PARALLEL_MIN + 2 * BLOCK + 123
     p = torch.randn(n, generator=gen).requires_grad_(True)
-    opt = cls(algo)([p], fused=fused_flag, **kwargs)
+    opt = training(cls(algo)([p], fused=fused_flag, **kwargs))
     if fused_flag is None:
         forbid_reference(opt)
     for _ in range(steps):
@@ -216,7 +216,7 @@ def _mixed_params():
 
 def _mixed_run(algo: str, kwargs: dict, fused_flag: bool | None):
     params = [p.clone().requires_grad_(True) for p in _mixed_params()]
-    opt = cls(algo)(params, fused=fused_flag, **kwargs)
+    opt = training(cls(algo)(params, fused=fused_flag, **kwargs))
     taken_by_reference: list[tuple] = []
     reference_step = opt._engine.reference.step_group if fused_flag is None else None
     if reference_step is not None:

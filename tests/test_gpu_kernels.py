@@ -44,6 +44,9 @@ CASES = ADAM_CASES + [
     ("AdaBelief", {"lr": 0.01, "decoupled_weight_decay": True, "weight_decay": 0.1, "maximize": True}),
     ("AdEMAMix", {"lr": 0.01}),
     ("AdEMAMix", {"lr": 0.01, "t_alpha": 5, "t_beta3": 5, "weight_decay": 0.0, "maximize": True}),
+    ("ScheduleFreeAdamW", {"lr": 0.01}),
+    ("ScheduleFreeAdamW", {"lr": 0.01, "warmup_steps": 3, "weight_decay": 0.1, "r": 1.0,
+                           "betas": (0.8, 0.9)}),
 ]
 STEPS = 7  # RAdam's adaptive rate starts at step 6
 SIZES = [(0,), (5,), (40, 25), (2500,)]  # empty, under a program, several programs, a partial one
@@ -59,6 +62,8 @@ def run(algo: str, kwargs: dict, dtype: torch.dtype, engine: str, steps: int, mo
         if engine == "triton" and device == "cpu":
             patch.setitem(fused.LAUNCHERS, "cpu", "adamkit.torch.gpu.launch:launch")
         opt = getattr(ak, algo)(params, fused=engine != "reference", **kwargs)
+        if algo == "ScheduleFreeAdamW":  # it steps in train mode only
+            opt.train()
         if engine != "reference" and algo != "SWATS":  # all on the kernels: a fallback would hide them
             patch.setattr(opt._engine.reference, "step_group", refuse)
         for k in range(steps):

@@ -258,9 +258,11 @@ def test_adafactor_refuses_complex_parameters_as_torch_does():
     [dict(lr=1e-2), dict(lr=1e-2, warmup_steps=10, weight_decay=0.1, r=1.0, betas=(0.8, 0.99)),
      dict(lr=5e-3, weight_lr_power=0.0, eps=1e-6)],
 )
-def test_schedule_free_adamw_equals_the_schedulefree_package(kwargs):
+@pytest.mark.parametrize("fused", [None, False], ids=["fused", "reference"])
+def test_schedule_free_adamw_equals_the_schedulefree_package(kwargs, fused):
     schedulefree = pytest.importorskip("schedulefree")
-    ours, o1 = run(lambda p: ak.ScheduleFreeAdamW(p, **kwargs), train_mode=True)
+    ours, o1 = run(lambda p: ak.ScheduleFreeAdamW(p, fused=fused, **kwargs), train_mode=True)
+    assert o1.engine_of(ours[0]) == ("reference" if fused is False else "fused")
     theirs, o2 = run(lambda p: schedulefree.AdamWScheduleFree(p, foreach=False, **kwargs), train_mode=True)
     _moved(ours)
     assert_same(ours, theirs)  # y, while training

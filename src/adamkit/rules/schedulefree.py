@@ -31,6 +31,8 @@ keeps them per param group: the same numbers when every parameter gets a gradien
 
 from __future__ import annotations
 
+from typing import Any
+
 from .spec import (
     BETA2,
     EPS,
@@ -61,9 +63,10 @@ def init(param: Array, hp: Hyper) -> State:
     }
 
 
-def update(param: Array, grad: Array, state: State, hp: Hyper) -> tuple[Array, State]:
-    xp = namespace(param)
-    (beta1, beta2), eps, wd = hp["betas"], hp["eps"], hp["weight_decay"]
+def schedule(state: State, hp: Hyper) -> tuple[Any, Any, Any, Any]:
+    r"""The step's numbers, the same for every element: ``(lr, lr_max, weight_sum, average)``,
+    the warmed-up rate :math:`\eta_k`, the largest rate so far, the sum of the average's weights and
+    :math:`c_{k+1}`, the new iterate's share of :math:`x` (the fused kernels take them from here)."""
     k, warmup = state["step"], hp["warmup_steps"]
     # numbers for the torch and NumPy front ends; 0-d tensors in a traced Keras step, where each
     # ``choose`` is a ``where`` (both sides computed, the other one may be inf: never differentiated)
@@ -72,8 +75,15 @@ def update(param: Array, grad: Array, state: State, hp: Hyper) -> tuple[Array, S
     lr_max = choose(state["lr_max"] > lr, lambda: state["lr_max"], lambda: lr)
     weight = (k + 1) ** hp["r"] * lr_max ** hp["weight_lr_power"]
     weight_sum = state["weight_sum"] + weight
-    # c_{k+1}: the new iterate's share of x
     average = choose(weight_sum != 0, lambda: weight / weight_sum, lambda: 0.0)
+    return lr, lr_max, weight_sum, average
+
+
+def update(param: Array, grad: Array, state: State, hp: Hyper) -> tuple[Array, State]:
+    xp = namespace(param)
+    (beta1, beta2), eps, wd = hp["betas"], hp["eps"], hp["weight_decay"]
+    k = state["step"]
+    lr, lr_max, weight_sum, average = schedule(state, hp)
 
     exp_avg_sq = state["exp_avg_sq"] * beta2 + (1 - beta2) * (grad * grad)
     normalised = grad / (xp.sqrt(exp_avg_sq / (1 - beta2 ** (k + 1))) + eps)
@@ -131,4 +141,4 @@ SCHEDULE_FREE_ADAMW = Rule(
     extra_checks=(_check_beta1,),
 )
 
-__all__ = ["SCHEDULE_FREE_ADAMW", "to_eval", "to_train"]
+__all__ = ["SCHEDULE_FREE_ADAMW", "schedule", "to_eval", "to_train"]

@@ -72,15 +72,26 @@ def matches(t: torch.Tensor, param: torch.Tensor, devices: Collection[str]) -> b
     )
 
 
+#: the types of state kept as plain Python numbers, not 0-dim tensors (Schedule-Free's averaging sums,
+#: float64 as in ``schedulefree``): scalar state too, though the rule's ``scalar_state`` does not list
+#: them (the keys it lists are stored as tensors)
+HOST_NUMBERS = (float, int)
+
+
+def is_scalar(rule: Rule, key: str, value: Any) -> bool:
+    """Whether state ``key`` holding ``value`` is scalar state (read by the kernels' host code)."""
+    return key in rule.scalar_state or type(value) in HOST_NUMBERS
+
+
 def read_scalars(rule: Rule, p_state: State) -> State:
-    """The state as :meth:`.kernels.contract.FusedKernel.scalars` reads it: the rule's scalars as
-    Python floats (NumPy float32s where :func:`.engine.scalar_number` says so), array entries as
-    ``True`` (or ``None`` where stored so): the scalars may depend on whether a state exists yet
-    (SGD's momentum buffer), never on its values.
+    """The state as :meth:`.kernels.contract.FusedKernel.scalars` reads it: the rule's scalars (and
+    numbers kept as such: :data:`HOST_NUMBERS`) as Python floats (NumPy float32s where
+    :func:`.engine.scalar_number` says so), array entries as ``True`` (or ``None`` where stored so):
+    the scalars may depend on whether a state exists yet (SGD's momentum buffer), never on its values.
     """
     out = {}
     for key, value in p_state.items():
-        if key in rule.scalar_state:
+        if is_scalar(rule, key, value):
             out[key] = scalar_number(rule, key, value) if isinstance(value, torch.Tensor) else value
         else:
             out[key] = None if value is None else True
@@ -94,13 +105,13 @@ def scalar_key(rule: Rule, current: State) -> tuple[tuple, tuple]:
     that :meth:`Checked.scalar_values` reads every scalar as a Python float."""
     layout = tuple(
         (key, value)
-        if key not in rule.scalar_state
+        if not is_scalar(rule, key, value)
         else (key, np.float32)
         if isinstance(value, np.float32)
         else key
         for key, value in current.items()
     )
-    return layout, tuple(value for key, value in current.items() if key in rule.scalar_state)
+    return layout, tuple(value for key, value in current.items() if is_scalar(rule, key, value))
 
 
 def from_key(layout: tuple, values: tuple) -> State:
@@ -168,7 +179,7 @@ class Checked:
         self.scalars = tuple(
             (key, value if isinstance(value, torch.Tensor) else None, numpy_view(value))
             for key, value in p_state.items()
-            if key in rule.scalar_state
+            if is_scalar(rule, key, value)
         )
         self.views = {key: view for key, _, view in self.scalars if view is not None}
         #: the scalars :meth:`value` reads as NumPy float32s (:func:`.engine.scalar_number`)

@@ -62,6 +62,7 @@ KERNELS: dict[str, str] = {
     "adabelief": "adamkit.torch.kernels.adabelief:ADABELIEF_KERNEL",
     "ademamix": "adamkit.torch.kernels.ademamix:ADEMAMIX_KERNEL",
     "lamb": "adamkit.torch.kernels.lamb:LAMB_KERNEL",
+    "schedulefree_adamw": "adamkit.torch.kernels.schedulefree:SCHEDULEFREE_KERNEL",
 }
 
 #: torch dtype -> (NumPy dtype the kernel computes in, reals per element)

@@ -13,6 +13,7 @@ one device: each Triton program takes ``BLOCK`` elements of one tensor (:mod:`.l
   SGD phase (the same table);
 * :mod:`.baselines`: RMSprop (centered, momentum), Adagrad;
 * :mod:`.modern`: Lion, AdaBelief (AMSGrad), AdEMAMix (without ``cautious``);
+* :mod:`.schedulefree`: Schedule-Free AdamW (its step; ``train()``/``eval()`` are torch ops);
 * :mod:`.lowbit`: Adam and AdamW with 8-bit or bfloat16 moments (``state_bits``), launched
   by the low-bit engine (:data:`adamkit.torch.lowbit.fused.LAUNCHERS`).
 
@@ -46,6 +47,7 @@ FAMILIES: dict[str, str] = {
     "lion": "adamkit.torch.gpu.modern:lion_kernel:lion_flags",
     "adabelief": "adamkit.torch.gpu.modern:adabelief_kernel:adabelief_flags",
     "ademamix": "adamkit.torch.gpu.modern:ademamix_kernel:ademamix_flags",
+    "schedulefree": "adamkit.torch.gpu.schedulefree:schedulefree_kernel:schedulefree_flags",
 }
 
 
