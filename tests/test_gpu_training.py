@@ -98,7 +98,7 @@ def test_eight_bit_second_moment_never_rounds_to_zero_on_cuda():
     assert -0.03 < results[8] < 0.0  # was -234.8: m / eps
 
 
-@pytest.mark.parametrize("name", ["Lion", "AdaBelief", "AdEMAMix"])
+@pytest.mark.parametrize("name", ["Lion", "AdaBelief", "AdEMAMix", "ScheduleFreeAdamW"])
 def test_modern_family_trains_on_cuda_like_on_the_cpu(name):
     """The modern family's Triton kernels (default engine on CUDA) against the CPU's fused run."""
     runs = []
@@ -108,6 +108,8 @@ def test_modern_family_trains_on_cuda_like_on_the_cpu(name):
             device
         )
         opt = getattr(ak, name)(model.parameters(), lr=1e-3)
+        if name == "ScheduleFreeAdamW":  # it steps in train mode only
+            opt.train()
         gen = torch.Generator().manual_seed(2)
         for _ in range(10):
             x, y = torch.randn(16, 32, generator=gen), torch.randn(16, 4, generator=gen)
