@@ -113,3 +113,27 @@ def test_a_compiled_training_step_equals_eager_mode(fused_flag, one_torch_thread
     expected = "reference" if fused_flag is False else "fused"
     assert {opt.engine_of(p) for p in model.parameters()} == {expected}
     assert_same_run(compiled, train(make_opt))
+
+
+def test_train_and_eval_move_in_pieces_exactly_as_the_rule_moves_whole_tensors(monkeypatch):
+    """``eval()`` / ``train()`` move a large tensor in pieces (bounded temporaries): the same bits as the
+    rule's ``to_eval`` / ``to_train`` on the whole tensor, a partial last piece and a strided parameter
+    (moved whole) included."""
+    from adamkit.rules.schedulefree import to_eval, to_train
+    from adamkit.torch import schedulefree as module
+
+    monkeypatch.setattr(module, "MOVE_CHUNK", 1000)
+    gen = torch.Generator().manual_seed(1)
+    params = [torch.nn.Parameter(torch.randn(s, generator=gen)) for s in [(2500, 3), (7,)]]
+    params.append(torch.nn.Parameter(torch.randn(5, 4, generator=gen).t()))  # not contiguous
+    opt = ak.ScheduleFreeAdamW(params, lr=0.1, betas=(0.7, 0.999))
+    opt.train()
+    for _ in range(3):
+        for p in params:
+            p.grad = torch.randn(p.shape, generator=gen)
+        opt.step()
+    for move, to in ((opt.eval, to_eval), (opt.train, to_train)):
+        expected = [to(p.detach().clone(), opt.state[p]["z"], 0.7) for p in params]
+        move()
+        for p, want in zip(params, expected, strict=True):
+            assert torch.equal(p.detach(), want), tuple(p.shape)

@@ -8,7 +8,12 @@ from typing import Any
 import torch
 
 from ..rules.schedulefree import SCHEDULE_FREE_ADAMW, to_eval, to_train
+from .fit import PLAIN_TENSORS
 from .optimizer import RuleOptimizer
+
+#: values moved at a time by ``train()`` / ``eval()``: the rule's move makes temporaries the size of
+#: what it is given, so a model's largest tensor (GPT-2's embedding: 38M values) goes in pieces
+MOVE_CHUNK = 1 << 20
 
 
 class ScheduleFreeAdamW(RuleOptimizer):
@@ -86,8 +91,10 @@ class ScheduleFreeAdamW(RuleOptimizer):
             beta1 = group["betas"][0]
             for param in group["params"]:
                 z = self.state.get(param, {}).get("z")
-                if z is not None:
-                    param.copy_(to(param, z.to(param.device), beta1))
+                if z is None:
+                    continue
+                for piece, z_piece in pieces(param, z.to(param.device)):
+                    piece.copy_(to(piece, z_piece, beta1))
             group["train_mode"] = train
 
     def train(self) -> None:
@@ -106,3 +113,14 @@ class ScheduleFreeAdamW(RuleOptimizer):
                 "(and optimizer.eval() before evaluating or saving), as with schedulefree"
             )
         return super().step(closure)
+
+
+def pieces(param: torch.Tensor, z: torch.Tensor) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """``param`` and ``z`` as pairs of flat views of at most :data:`MOVE_CHUNK` values (the whole tensors
+    where they are not plain contiguous tensors of one shape: a DTensor, a strided view)."""
+    plain = type(param) in PLAIN_TENSORS and type(z) in PLAIN_TENSORS
+    if not (plain and param.shape == z.shape and param.is_contiguous() and z.is_contiguous()):
+        return [(param, z)]
+    flat, flat_z = param.view(-1), z.view(-1)
+    starts = range(0, flat.numel(), MOVE_CHUNK)
+    return [(flat[i : i + MOVE_CHUNK], flat_z[i : i + MOVE_CHUNK]) for i in starts]
