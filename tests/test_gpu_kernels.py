@@ -83,6 +83,8 @@ def run(
             for p, g in zip(params, grads[k], strict=True):
                 p.grad = g.clone()
             opt.step()
+        if engine != "reference" and algo != "SWATS":  # what the optimizer tells its users
+            assert {opt.engine_of(p) for p in params} == {"fused"}
         if algo == "SWATS":  # its Adam phase sums over each tensor: no Triton kernel, the reference runs it
             assert all(sw.switched for sw, p in zip(opt.switches(), params, strict=True) if p.numel())
     tensors = [[(k, v.cpu()) for k, v in sorted(opt.state[p].items()) if torch.is_tensor(v)] for p in params]
@@ -175,6 +177,17 @@ def test_families_without_a_triton_kernel_take_the_reference_engine():
 
     assert launch.runs(ADAM_KERNEL) and launch.runs(SWATS_SGD_KERNEL)
     assert not launch.runs(SWATS_ADAM_KERNEL)  # its per-tensor sums decide on the host: no Triton version
+
+
+def test_two_pass_families_and_their_second_passes_have_triton_kernels():
+    from adamkit.torch.kernels.adam import ADAM_KERNEL
+    from adamkit.torch.kernels.ademamix import ADEMAMIX_KERNEL
+    from adamkit.torch.kernels.lamb import LAMB_KERNEL
+    from adamkit.torch.kernels.lion import LION_KERNEL
+
+    cautious = [k.for_hyper({"cautious": True}) for k in (ADAM_KERNEL, LION_KERNEL, ADEMAMIX_KERNEL)]
+    for family in (LAMB_KERNEL, *cautious):
+        assert family.reductions and launch.runs(family) and launch.runs(family.then.kernel), family.name
 
 
 def test_a_family_without_triton_kernel_is_named():
