@@ -176,6 +176,22 @@ def test_program_map_covers_every_element_once():
     assert block_start.tolist() == [0, 0, 0, launch.BLOCK, 0]
 
 
+@pytest.mark.parametrize("columns", [1, 2, 3])
+def test_per_tensor_sums_add_each_tensor_s_programs(columns):
+    """:func:`adamkit.torch.gpu.sums.tensor_totals` against NumPy's sums of the same rows: tensors
+    without programs, with one, and with more than one chunk of them (a 2-million-value tensor)."""
+    from adamkit.torch.gpu.sums import CHUNK, first_programs, tensor_totals
+
+    programs = np.array([0, 1, 3, 2 * CHUNK + 5, 0], np.int64)
+    starts = first_programs(programs * launch.BLOCK, launch.BLOCK)
+    partials = np.random.default_rng(0).standard_normal((int(programs.sum()), columns))
+    on_device = [torch.from_numpy(a).to(TRITON_DEVICE) for a in (partials, starts)]
+    totals = tensor_totals(*on_device, len(programs))
+    expected = np.stack([partials[lo:hi].sum(axis=0) for lo, hi in zip(starts[:-1], starts[1:], strict=True)])
+    np.testing.assert_allclose(totals.cpu().numpy(), expected, rtol=1e-12, atol=1e-12)
+    assert (totals[[0, 4]] == 0).all()
+
+
 def test_families_without_a_triton_kernel_take_the_reference_engine():
     from adamkit.torch.kernels.adam import ADAM_KERNEL
     from adamkit.torch.kernels.swats import SWATS_ADAM_KERNEL, SWATS_SGD_KERNEL

@@ -5,6 +5,8 @@ A first pass (:mod:`.lamb`, :mod:`.cautious`) writes one float64 row of ``column
 program, no atomics; the programs of a tensor are consecutive (:func:`.launch.program_map`).
 One program per tensor then adds its rows, ``CHUNK`` at a time, in a fixed order: the totals are
 the same on every run (an ``index_add_`` of the rows would add them in the order the atomics land).
+(One program per tensor reads a 64M-value tensor's 65536 rows, 1 MB for LAMB's two sums, in 64
+chunks: small beside the 2.5 GB its passes move; not yet timed on a GPU.)
 """
 
 from __future__ import annotations
@@ -14,21 +16,25 @@ import torch
 import triton
 import triton.language as tl
 
-CHUNK = 256  # rows a program adds at once (a 64M-value tensor has 65536 programs: 256 iterations)
+CHUNK = 1024  # rows a program adds at once (a 64M-value tensor has 65536 programs: 64 iterations)
 
 
 @triton.jit
-def tensor_sums_kernel(partials, first_program, totals, COLUMNS: tl.constexpr, CHUNK: tl.constexpr):
-    """Row ``t`` of ``totals``: rows ``first_program[t]:first_program[t + 1]`` of ``partials`` added."""
+def tensor_sums_kernel(
+    partials, first_program, totals, COLUMNS: tl.constexpr, WIDTH: tl.constexpr, CHUNK: tl.constexpr
+):
+    """Row ``t`` of ``totals``: rows ``first_program[t]:first_program[t + 1]`` of ``partials`` added
+    (``WIDTH``: ``COLUMNS`` rounded up to a power of two, as Triton's blocks are)."""
     t = tl.program_id(0)
     lo = tl.load(first_program + t)
     hi = tl.load(first_program + t + 1)
-    for column in tl.static_range(COLUMNS):
-        total = tl.zeros([CHUNK], tl.float64)
-        for start in range(lo, hi, CHUNK):
-            rows = start + tl.arange(0, CHUNK)
-            total += tl.load(partials + rows * COLUMNS + column, mask=rows < hi, other=0.0)
-        tl.store(totals + t * COLUMNS + column, tl.sum(total, axis=0))
+    columns = tl.arange(0, WIDTH)
+    total = tl.zeros([CHUNK, WIDTH], tl.float64)
+    for start in range(lo, hi, CHUNK):  # whole rows at a time: one contiguous load per chunk
+        rows = start + tl.arange(0, CHUNK)
+        mask = (rows < hi)[:, None] & (columns < COLUMNS)[None, :]
+        total += tl.load(partials + rows[:, None] * COLUMNS + columns[None, :], mask=mask, other=0.0)
+    tl.store(totals + t * COLUMNS + columns, tl.sum(total, axis=0), mask=columns < COLUMNS)
 
 
 def first_programs(sizes: np.ndarray, block: int) -> np.ndarray:
@@ -45,5 +51,8 @@ def tensor_totals(partials: torch.Tensor, starts: torch.Tensor, tensors: int, **
     columns = partials.shape[1]
     totals = torch.empty((tensors, columns), dtype=torch.float64, device=partials.device)
     if tensors:
-        tensor_sums_kernel[(tensors,)](partials, starts, totals, COLUMNS=columns, CHUNK=CHUNK, **options)
+        width = triton.next_power_of_2(columns)
+        tensor_sums_kernel[(tensors,)](
+            partials, starts, totals, COLUMNS=columns, WIDTH=width, CHUNK=CHUNK, **options
+        )
     return totals
