@@ -176,6 +176,22 @@ def test_program_map_covers_every_element_once():
     assert block_start.tolist() == [0, 0, 0, launch.BLOCK, 0]
 
 
+@pytest.mark.parametrize("algo, kwargs", [("LAMB", {}), ("AdamW", {"cautious": True})])
+def test_two_pass_kernels_take_a_group_of_zero_size_tensors(algo, kwargs, monkeypatch):
+    """No programs at all: the first pass's sums are zeros, and the steps are counted on the kernels."""
+    params = [torch.zeros(s, device=TRITON_DEVICE, requires_grad=True) for s in [(0,), (3, 0)]]
+    with monkeypatch.context() as patch:
+        if TRITON_DEVICE == "cpu":
+            patch.setitem(fused.LAUNCHERS, "cpu", "adamkit.torch.gpu.launch:launch")
+        opt = getattr(ak, algo)(params, **kwargs)
+        patch.setattr(opt._engine.reference, "step_group", refuse)
+        for _ in range(2):
+            for p in params:
+                p.grad = torch.zeros_like(p)
+            opt.step()
+    assert all(opt.engine_of(p) == "fused" and float(opt.state[p]["step"]) == 2 for p in params)
+
+
 @pytest.mark.parametrize("columns", [1, 2, 3])
 def test_per_tensor_sums_add_each_tensor_s_programs(columns):
     """:func:`adamkit.torch.gpu.sums.tensor_totals` against NumPy's sums of the same rows: tensors

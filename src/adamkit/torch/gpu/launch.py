@@ -158,8 +158,9 @@ def run(
     reductions = getattr(kernel, "reductions", 0)
     device_sizes, block_tensor, block_start = programs(sizes, device)
     if block_tensor.numel() == 0:  # no elements (zero-size tensors): sums of nothing
-        empty = torch.zeros((len(sizes), reductions), dtype=torch.float64, device=device)
-        return empty if reductions else None
+        if not reductions:
+            return None
+        return torch.zeros((len(sizes), reductions), dtype=torch.float64, device=device)
     on_device = not isinstance(scalars, np.ndarray)
     sent = per_step(
         device,
