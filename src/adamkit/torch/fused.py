@@ -13,7 +13,8 @@ call per dtype updates every tensor of the group, its blocks spread over the cor
 then SGD) makes one call per dtype and phase; a kernel that returns per-tensor sums has them
 turned into scalar state on the host after its call, or into the scalars of a second pass over
 the same table (LAMB's trust ratio, the cautious rescale: :mod:`adamkit.torch.kernels.contract`;
-on DTensor shards the sums are added across the ranks first).
+on DTensor shards the sums are added across the ranks first; Triton's launcher keeps the sums, and
+the factor, on the device: :func:`adamkit.torch.gpu.launch.launch_second`).
 
 A parameter the kernels cannot take (float16 or bfloat16, a non-contiguous or sparse
 gradient, another device, a tensor subclass, state of another dtype) goes to the
