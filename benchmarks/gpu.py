@@ -61,13 +61,16 @@ CONTENDERS: dict[str, Callable[[list[torch.Tensor]], object]] = {
     CEILING: SameTraffic,
 }
 #: ``--modern``: the modern family's Triton kernels in the same rounds (they move other byte
-#: counts: Lion 20 per parameter, AdaBelief 28, AdEMAMix 36, Schedule-Free AdamW 28; the GB/s column
-#: still counts 28).
+#: counts: Lion 20 per parameter, AdaBelief 28, AdEMAMix 36, Schedule-Free AdamW 28, and the
+#: two-pass kernels, whose first pass sums over each tensor: LAMB 40, cautious AdamW 44; the GB/s
+#: column still counts 28).
 MODERN: dict[str, Callable[[list[torch.Tensor]], object]] = {
     "adamkit Triton Lion": lambda ps: ak.Lion(ps, lr=1e-4),
     "adamkit Triton AdaBelief": lambda ps: ak.AdaBelief(ps),
     "adamkit Triton AdEMAMix": lambda ps: ak.AdEMAMix(ps),
     "adamkit Triton ScheduleFreeAdamW": lambda ps: in_train_mode(ak.ScheduleFreeAdamW(ps)),
+    "adamkit Triton LAMB": lambda ps: ak.LAMB(ps),
+    "adamkit Triton AdamW cautious": lambda ps: ak.AdamW(ps, cautious=True),
 }
 
 
@@ -132,7 +135,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=30)
     parser.add_argument("--json", type=Path, help="also write the results here")
     parser.add_argument(
-        "--modern", action="store_true", help="also time Lion, AdaBelief, AdEMAMix and Schedule-Free AdamW"
+        "--modern",
+        action="store_true",
+        help="also time Lion, AdaBelief, AdEMAMix, Schedule-Free AdamW, LAMB and cautious AdamW",
     )
     args = parser.parse_args(argv)
     if not torch.cuda.is_available() or importlib.util.find_spec("triton") is None:

@@ -2,7 +2,8 @@
 # The GPU checks in one command, for a machine with a CUDA device, PyTorch, Triton and numba
 # already installed (no set-up, no virtual environment): the GPU tests (the Triton kernels bit
 # for bit against the CPU's, whole training steps, compiled ones too), then the GPU benchmark
-# (Adam at 16M, 64M, GPT-2 small and a tiny GPT-2; the modern family's kernels). Each part is
+# (Adam at 16M, 64M, GPT-2 small and a tiny GPT-2; the modern family's kernels, LAMB's and
+# cautious AdamW's two passes included). Each part is
 # bounded in time. Logs and the benchmark's JSON go to $OUT (else /tmp). A few minutes on an H200.
 #
 #   sh benchmarks/gpu_check.sh

@@ -39,6 +39,11 @@ CASES = [
     ("AdaBelief", {"amsgrad": True, "weight_decay": 0.1}, 32),
     ("AdEMAMix", {"weight_decay": 0.1}, 32),
     ("ScheduleFreeAdamW", {"weight_decay": 0.1}, 32),
+    # the two-pass families: first pass (sums per program), the per-tensor sums, second pass
+    ("LAMB", {"weight_decay": 0.1}, 32),
+    ("Adam", {"amsgrad": True, "weight_decay": 0.1, "cautious": True}, 32),
+    ("Lion", {"weight_decay": 0.1, "cautious": True}, 32),
+    ("AdEMAMix", {"weight_decay": 0.1, "cautious": True}, 32),
     ("Adam", {"amsgrad": True, "weight_decay": 0.1}, 8),
     ("Adam", {"amsgrad": True, "weight_decay": 0.1}, 16),
 ]

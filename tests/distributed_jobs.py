@@ -10,6 +10,7 @@ same bits; the training check goes through ``backward`` and FSDP2's reduce-scatt
 from __future__ import annotations
 
 import copy
+import importlib.util
 import os
 import socket
 from datetime import timedelta
@@ -479,12 +480,17 @@ TWO_PASS = [
 ]
 
 
-def fsdp_two_pass(rank: int, world: int, out: Path, steps: int = 3) -> dict:
+def fsdp_two_pass(rank: int, world: int, out: Path, steps: int = 3, triton: bool = False) -> dict:
     """The two-pass kernels on local shards against the reference engine in one process: the sums
-    (agreeing counts, squared norms) and the rescale's size must be the whole tensor's."""
+    (agreeing counts, squared norms) and the rescale's size must be the whole tensor's. ``triton``:
+    the Triton kernels in their interpreter (``TRITON_INTERPRET``, inherited from the test process)
+    step the CPU tensors, their sums all-reduced as tensors, as on CUDA devices."""
     from torch.distributed.fsdp import fully_shard
 
+    from adamkit.torch import fused
+
     results = {}
+    cpu_launcher = fused.LAUNCHERS["cpu"]
     for name, kwargs in TWO_PASS:
         model, plain = mlp(), mlp()
         fully_shard(model)
@@ -492,7 +498,12 @@ def fsdp_two_pass(rank: int, world: int, out: Path, steps: int = 3) -> dict:
         ref = getattr(ak, name)(plain.parameters(), fused=False, **kwargs)
         for step in range(steps):
             set_grads(list(model.parameters()), list(plain.parameters()), step)
-            opt.step()
+            if triton:
+                fused.LAUNCHERS["cpu"] = "adamkit.torch.gpu.launch:launch"
+            try:
+                opt.step()
+            finally:
+                fused.LAUNCHERS["cpu"] = cpu_launcher
             ref.step()
         worst = max(
             ((p.full_tensor() - q).abs().max() / q.abs().max()).item()
@@ -504,8 +515,10 @@ def fsdp_two_pass(rank: int, world: int, out: Path, steps: int = 3) -> dict:
 
 def two_ranks(rank: int, world: int, out: Path) -> dict:
     """Everything that runs on 2 ranks, in one job (each process start costs seconds)."""
+    triton = importlib.util.find_spec("triton") is not None and os.environ.get("TRITON_INTERPRET") == "1"
     return {
         "two_pass": fsdp_two_pass(rank, world, out),
+        "two_pass_triton": fsdp_two_pass(rank, world, out, triton=True) if triton else {},
         "families": fsdp_families(rank, world, out),
         "training": fsdp_training(rank, world, out),
         "checkpoint": checkpoint_save(rank, world, out),

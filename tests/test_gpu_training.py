@@ -98,8 +98,19 @@ def test_eight_bit_second_moment_never_rounds_to_zero_on_cuda():
     assert -0.03 < results[8] < 0.0  # was -234.8: m / eps
 
 
-@pytest.mark.parametrize("name", ["Lion", "AdaBelief", "AdEMAMix", "ScheduleFreeAdamW"])
-def test_modern_family_trains_on_cuda_like_on_the_cpu(name):
+@pytest.mark.parametrize(
+    "name, kwargs",
+    [
+        ("Lion", {}),
+        ("AdaBelief", {}),
+        ("AdEMAMix", {}),
+        ("LAMB", {"weight_decay": 0.01}),  # two passes: the trust ratio from sums kept on the device
+        ("AdamW", {"cautious": True}),
+        ("Lion", {"cautious": True}),
+        ("ScheduleFreeAdamW", {}),
+    ],
+)
+def test_modern_family_trains_on_cuda_like_on_the_cpu(name, kwargs):
     """The modern family's Triton kernels (default engine on CUDA) against the CPU's fused run."""
     runs = []
     for device in ("cuda", "cpu"):
@@ -107,7 +118,7 @@ def test_modern_family_trains_on_cuda_like_on_the_cpu(name):
         model = torch.nn.Sequential(torch.nn.Linear(32, 64), torch.nn.Tanh(), torch.nn.Linear(64, 4)).to(
             device
         )
-        opt = getattr(ak, name)(model.parameters(), lr=1e-3)
+        opt = getattr(ak, name)(model.parameters(), lr=1e-3, **kwargs)
         if name == "ScheduleFreeAdamW":  # it steps in train mode only
             opt.train()
         gen = torch.Generator().manual_seed(2)

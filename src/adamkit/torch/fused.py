@@ -13,7 +13,8 @@ call per dtype updates every tensor of the group, its blocks spread over the cor
 then SGD) makes one call per dtype and phase; a kernel that returns per-tensor sums has them
 turned into scalar state on the host after its call, or into the scalars of a second pass over
 the same table (LAMB's trust ratio, the cautious rescale: :mod:`adamkit.torch.kernels.contract`;
-on DTensor shards the sums are added across the ranks first).
+on DTensor shards the sums are added across the ranks first; Triton's launcher keeps the sums, and
+the factor, on the device: :func:`adamkit.torch.gpu.launch.launch_second`).
 
 A parameter the kernels cannot take (float16 or bfloat16, a non-contiguous or sparse
 gradient, another device, a tensor subclass, state of another dtype) goes to the
@@ -134,10 +135,16 @@ class Table:
         first = np.array(self.distinct, np.float64)[np.array(self.which, np.intp)]
         sizes = self.size_array.copy()  # a shard's row counts its whole tensor (the cautious rescale's d)
         sizes[list(self.whole_sizes)] = list(self.whole_sizes.values())
-        with np.errstate(all="ignore"):  # a NaN sum makes a NaN factor, as the rule's would
-            rows = second.scalars(first, self.totals, sizes, self.dtype)
-            scalars = np.ascontiguousarray(rows.astype(self.dtype))
-        launcher(self.device.type)(second.kernel, self.address_array, self.size_array, scalars, self.device)
+        launch = launcher(self.device.type)
+        if isinstance(self.totals, torch.Tensor):  # sums kept on the device (Triton): the factor too
+            on_device = sys.modules[launch.__module__].launch_second
+            table = self.address_array, self.size_array
+            on_device(second, *table, first, self.totals, sizes, self.dtype, self.device)
+        else:
+            with np.errstate(all="ignore"):  # a NaN sum makes a NaN factor, as the rule's would
+                rows = second.scalars(first, self.totals, sizes, self.dtype)
+                scalars = np.ascontiguousarray(rows.astype(self.dtype))
+            launch(second.kernel, self.address_array, self.size_array, scalars, self.device)
         bump_versions(self.written)
 
     def bind(self, addresses: np.ndarray, scalars: np.ndarray) -> Any:

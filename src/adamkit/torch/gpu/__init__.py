@@ -12,12 +12,16 @@ one device: each Triton program takes ``BLOCK`` elements of one tensor (:mod:`.l
 * :mod:`.sgd`: SGD (momentum, dampening, Nesterov, maximize, weight decay), and SWATS's
   SGD phase (the same table);
 * :mod:`.baselines`: RMSprop (centered, momentum), Adagrad;
-* :mod:`.modern`: Lion, AdaBelief (AMSGrad), AdEMAMix (without ``cautious``);
+* :mod:`.modern`: Lion, AdaBelief (AMSGrad), AdEMAMix;
+* :mod:`.lamb` and :mod:`.cautious`: the first passes of LAMB and of ``cautious=True`` (Adam,
+  AdamW, Lion, AdEMAMix), which sum over each tensor into per-program float64 rows; the
+  launcher adds each tensor's rows on the device, the factor (trust ratio, rescale) is computed
+  there, and the second pass reads it (:func:`.launch.launch_second`): no wait for the device;
 * :mod:`.schedulefree`: Schedule-Free AdamW (its step; ``train()``/``eval()`` are torch ops);
 * :mod:`.lowbit`: Adam and AdamW with 8-bit or bfloat16 moments (``state_bits``), launched
   by the low-bit engine (:data:`adamkit.torch.lowbit.fused.LAUNCHERS`).
 
-Adadelta, SWATS's Adam phase (which sums over each tensor), options only the Keras front
+Adadelta, SWATS's Adam phase (whose sums decide on the host), options only the Keras front
 end uses, and low-bit state of the other rules run on the reference engine on a GPU.
 
 Arithmetic: the rule's operations in its order, with IEEE-rounded square root and
@@ -48,6 +52,12 @@ FAMILIES: dict[str, str] = {
     "adabelief": "adamkit.torch.gpu.modern:adabelief_kernel:adabelief_flags",
     "ademamix": "adamkit.torch.gpu.modern:ademamix_kernel:ademamix_flags",
     "schedulefree": "adamkit.torch.gpu.schedulefree:schedulefree_kernel:schedulefree_flags",
+    # two passes: the first sums per program (its kernel takes ``partials``), the second applies
+    "lamb": "adamkit.torch.gpu.lamb:lamb_sums_kernel:lamb_flags",
+    "lamb-apply": "adamkit.torch.gpu.lamb:lamb_apply_kernel:apply_flags",
+    "adam-cautious": "adamkit.torch.gpu.cautious:adam_count_kernel:adam_count_flags",
+    "lion-cautious": "adamkit.torch.gpu.cautious:lion_count_kernel:no_flags",
+    "ademamix-cautious": "adamkit.torch.gpu.cautious:ademamix_count_kernel:no_flags",
 }
 
 

@@ -2,8 +2,10 @@
 
 Scalars (row ``t`` of ``scalars``, from :func:`adamkit.torch.kernels.adam.scalars`): 0 sign,
 1 l2, 2 weight_decay, 3 decay, 4 one_minus_beta1, 5 beta2, 6 one_minus_beta2, 7 amsgrad,
-8 step_size, 9 bias_correction2_sqrt, 10 eps. ``l2`` and ``amsgrad`` are the same for every
-tensor of a group and are compiled in (``L2``, ``AMSGRAD``); the rest are read per tensor.
+8 step_size, 9 bias_correction2_sqrt, 10 eps, 11 cautious, 12 scale (``cautious=True``: the
+tensor's rescale, from the count of :mod:`.cautious`'s first pass). ``l2``, ``amsgrad`` and
+``cautious`` are the same for every tensor of a group and are compiled in (``L2``, ``AMSGRAD``,
+``CAUTIOUS``); the rest are read per tensor.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ def adam_kernel(
     DOUBLE: tl.constexpr,
     L2: tl.constexpr,
     AMSGRAD: tl.constexpr,
+    CAUTIOUS: tl.constexpr,
 ):
     t, offsets, mask, s, param, g, p = begin(
         addresses, sizes, scalars, block_tensor, block_start, n_addresses, n_scalars, BLOCK, DOUBLE, L2
@@ -45,9 +48,12 @@ def adam_kernel(
         v = running_max(old, v)
         tl.store(max_exp_avg_sq, v, mask=mask)
     denom = divide(square_root(v, DOUBLE), bias_correction2_sqrt, DOUBLE) + eps
-    tl.store(param, p - step_size * divide(m, denom, DOUBLE), mask=mask)
+    u = divide(m, denom, DOUBLE)
+    if CAUTIOUS:  # the rule's u * (mask * scale)
+        u = u * (tl.load(s + 12) * (u * g > 0).to(u.dtype))
+    tl.store(param, p - step_size * u, mask=mask)
 
 
 def flags(scalars) -> dict:
     """The switches compiled into the kernel, from the table's first row (one group: one value)."""
-    return {"L2": bool(scalars[0, 1]), "AMSGRAD": bool(scalars[0, 7])}
+    return {"L2": bool(scalars[0, 1]), "AMSGRAD": bool(scalars[0, 7]), "CAUTIOUS": bool(scalars[0, 11])}

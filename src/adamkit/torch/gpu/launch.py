@@ -20,6 +20,7 @@ import numpy as np
 import torch
 
 from . import FAMILIES
+from .sums import first_programs, tensor_totals
 
 BLOCK = 1024  # elements per Triton program
 #: Every multiply and add rounded on its own, as on the CPU (numba does not fuse them): the
@@ -40,8 +41,14 @@ def family(name: str) -> tuple[Any, Any] | None:
 
 
 def runs(kernel: Any) -> bool:
-    """Whether a Triton kernel exists for ``kernel``'s family (no family with reductions has one yet)."""
-    return kernel.name in FAMILIES and not getattr(kernel, "reductions", 0)
+    """Whether a Triton kernel exists for ``kernel``'s family. A kernel with reductions runs when its
+    sums feed a second pass that has one too (LAMB, ``cautious=True``: the sums stay on the device);
+    sums the host decides on (SWATS's switch, :attr:`~adamkit.torch.kernels.contract.FusedKernel.finish`)
+    have no Triton version."""
+    if kernel.name not in FAMILIES:
+        return False
+    then = getattr(kernel, "then", None)
+    return not getattr(kernel, "reductions", 0) or (then is not None and then.kernel.name in FAMILIES)
 
 
 def program_map(sizes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -103,26 +110,84 @@ def per_step(device: torch.device, *arrays: np.ndarray) -> list[torch.Tensor]:
 
 def launch(
     kernel: Any, addresses: np.ndarray, sizes: np.ndarray, scalars: np.ndarray, device: torch.device
+) -> torch.Tensor | None:
+    """Run family ``kernel.name``'s Triton kernel over the table, on ``device``.
+
+    A kernel with reductions (a two-pass family's first pass) returns each tensor's sums,
+    ``(tensors, kernel.reductions)`` float64, as a tensor on ``device``: nothing waits for the
+    kernel; :func:`launch_second` turns them into the second pass's scalars there."""
+    return run(kernel, addresses, sizes, scalars, scalars, device)
+
+
+def launch_second(
+    second: Any,
+    addresses: np.ndarray,
+    sizes: np.ndarray,
+    first: np.ndarray,
+    totals: torch.Tensor,
+    whole_sizes: np.ndarray,
+    dtype: np.dtype,
+    device: torch.device,
 ) -> None:
-    """Run family ``kernel.name``'s Triton kernel over the table, on ``device``."""
+    """The second pass (:class:`~adamkit.torch.kernels.contract.SecondPass`) of a table whose first
+    pass :func:`launch` ran: its scalars computed on ``device`` by the host's own function
+    (``second.scalars``, on tensors) from the first pass's rows ``first`` (float64), the sums
+    ``totals`` (on the device, after any all-reduce) and the tensors' ``whole_sizes``, so that the
+    host never waits for the first pass. The switches compiled in are read from ``first``: the
+    second pass's rows are the first's with the factor in one column, which is no switch."""
+    first_rows, whole = per_step(device, first, np.ascontiguousarray(whole_sizes, np.int64))
+    rows = second.scalars(first_rows, totals, whole, np.dtype(dtype))
+    scalars = rows.to(torch.from_numpy(np.empty(0, dtype)).dtype).contiguous()
+    run(second.kernel, addresses, sizes, first, scalars, device)
+
+
+def run(
+    kernel: Any,
+    addresses: np.ndarray,
+    sizes: np.ndarray,
+    switches: np.ndarray,
+    scalars: np.ndarray | torch.Tensor,
+    device: torch.device,
+) -> torch.Tensor | None:
+    """:func:`launch` with the per-tensor ``scalars`` from the host or already on the device, and the
+    host rows the compiled-in ``switches`` are read from (the family's ``flags``)."""
     found = family(kernel.name)
     if found is None:
         raise ValueError(f"no Triton kernel for the {kernel.name!r} family (families: {sorted(FAMILIES)})")
     triton_kernel, flags = found
+    reductions = getattr(kernel, "reductions", 0)
     device_sizes, block_tensor, block_start = programs(sizes, device)
-    if block_tensor.numel() == 0:
-        return
-    device_addresses, device_scalars = per_step(device, addresses, scalars)
+    if block_tensor.numel() == 0:  # no elements (zero-size tensors): sums of nothing
+        if not reductions:
+            return None
+        return torch.zeros((len(sizes), reductions), dtype=torch.float64, device=device)
+    on_device = not isinstance(scalars, np.ndarray)
+    sent = per_step(
+        device,
+        addresses,
+        *(() if on_device else (scalars,)),
+        *((first_programs(sizes, BLOCK),) if reductions else ()),
+    )
+    device_addresses = sent[0]
+    device_scalars = scalars if on_device else sent[1]
+    double = scalars.dtype == (torch.float64 if on_device else np.float64)
+    partials = ()
+    if reductions:  # one row per program, each written by its program: no atomics, no zeroing
+        partials = (torch.empty((block_tensor.numel(), reductions), dtype=torch.float64, device=device),)
     triton_kernel[(block_tensor.numel(),)](
         device_addresses,
         device_sizes,
         device_scalars,
         block_tensor,
         block_start,
+        *partials,
         addresses.shape[1],
         scalars.shape[1],
         BLOCK=BLOCK,
-        DOUBLE=scalars.dtype == np.float64,
+        DOUBLE=double,
         enable_fp_fusion=NO_FMA,
-        **flags(scalars),
+        **flags(switches),
     )
+    if not reductions:
+        return None
+    return tensor_totals(partials[0], sent[-1], len(sizes), enable_fp_fusion=NO_FMA)

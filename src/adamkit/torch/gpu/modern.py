@@ -1,7 +1,8 @@
 """Lion, AdaBelief and AdEMAMix as Triton kernels: :mod:`adamkit.torch.kernels` ``lion``,
 ``adabelief`` and ``ademamix`` on a GPU, over the same tables and scalars (each module's
-``scalars`` names them). The two-pass kernels (``cautious=True``, LAMB: a per-tensor sum between
-the passes) have no Triton twin yet: on CUDA devices they run on the reference engine."""
+``scalars`` names them). With ``cautious=True`` Lion's and AdEMAMix's kernels are the second pass
+(``CAUTIOUS``: the mask, and the tensor's rescale from :mod:`.cautious`'s count); LAMB's two
+passes are :mod:`.lamb`."""
 
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ def lion_kernel(
     BLOCK: tl.constexpr,
     DOUBLE: tl.constexpr,
     L2: tl.constexpr,
+    CAUTIOUS: tl.constexpr,
 ):
     t, offsets, mask, s, param, g, p = begin(
         addresses, sizes, scalars, block_tensor, block_start, n_addresses, n_scalars, BLOCK, DOUBLE, L2
@@ -30,8 +32,12 @@ def lion_kernel(
     exp_avg = elements(addresses, t, 2, offsets, n_addresses, DOUBLE)
     m = tl.load(exp_avg, mask=mask)
     c = m * tl.load(s + 4) + g * tl.load(s + 5)
-    direction = tl.where(c > 0, 1.0, tl.where(c < 0, -1.0, 0.0))  # torch.sign: NaN -> 0
-    tl.store(param, p - tl.load(s + 8) * direction.to(p.dtype), mask=mask)
+    direction = tl.where(c > 0, 1.0, tl.where(c < 0, -1.0, 0.0)).to(p.dtype)  # torch.sign: NaN -> 0
+    if CAUTIOUS:  # where the sign disagrees with the gradient the parameter stays; lr * scale rounded once
+        tl.store(param, p - (tl.load(s + 8) * tl.load(s + 10)) * tl.where(direction * g > 0, direction, 0.0),
+                 mask=mask)
+    else:
+        tl.store(param, p - tl.load(s + 8) * direction, mask=mask)
     tl.store(exp_avg, m * tl.load(s + 6) + g * tl.load(s + 7), mask=mask)
 
 
@@ -81,6 +87,7 @@ def ademamix_kernel(
     DOUBLE: tl.constexpr,
     L2: tl.constexpr,
     DECAYS: tl.constexpr,
+    CAUTIOUS: tl.constexpr,
 ):
     t, offsets, mask, s, param, g, p = begin(
         addresses, sizes, scalars, block_tensor, block_start, n_addresses, n_scalars, BLOCK, DOUBLE, L2
@@ -97,6 +104,8 @@ def ademamix_kernel(
     slow = slow + tl.load(s + 7) * (g - slow)
     tl.store(exp_avg_slow, slow, mask=mask)
     numerator = divide(m, tl.load(s + 8), DOUBLE) + tl.load(s + 9) * slow
+    if CAUTIOUS:  # the rule's numerator * (mask * scale)
+        numerator = numerator * (tl.load(s + 16) * (numerator * g > 0).to(numerator.dtype))
     denom = divide(square_root(v, DOUBLE), tl.load(s + 10), DOUBLE) + tl.load(s + 11)
     new = p - tl.load(s + 12) * divide(numerator, denom, DOUBLE)
     if DECAYS:  # decoupled, at the old parameter
@@ -105,8 +114,9 @@ def ademamix_kernel(
 
 
 def lion_flags(scalars) -> dict:
-    """The switch compiled in: L2 decay (never, for Lion: its decay is decoupled)."""
-    return {"L2": bool(scalars[0, 1])}
+    """The switches compiled in (one group: one value): L2 decay (never, for Lion: its decay is
+    decoupled), cautious masking."""
+    return {"L2": bool(scalars[0, 1]), "CAUTIOUS": bool(scalars[0, 9])}
 
 
 def adabelief_flags(scalars) -> dict:
@@ -115,5 +125,5 @@ def adabelief_flags(scalars) -> dict:
 
 
 def ademamix_flags(scalars) -> dict:
-    """The switches compiled in (one group: one value): L2 (never), decoupled decay."""
-    return {"L2": bool(scalars[0, 1]), "DECAYS": bool(scalars[0, 13])}
+    """The switches compiled in (one group: one value): L2 (never), decoupled decay, cautious masking."""
+    return {"L2": bool(scalars[0, 1]), "DECAYS": bool(scalars[0, 13]), "CAUTIOUS": bool(scalars[0, 15])}

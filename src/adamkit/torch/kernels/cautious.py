@@ -22,7 +22,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from .contract import FusedKernel, SecondPass
+from .contract import FusedKernel, SecondPass, cast
 
 
 def rescale(column: int) -> Callable[[np.ndarray, np.ndarray, np.ndarray, np.dtype], np.ndarray]:
@@ -34,9 +34,10 @@ def rescale(column: int) -> Callable[[np.ndarray, np.ndarray, np.ndarray, np.dty
     """
 
     def scalars(first: np.ndarray, totals: np.ndarray, sizes: np.ndarray, dtype: np.dtype) -> np.ndarray:
-        rows = first.copy()
-        one = dtype.type(1)
-        rows[:, column] = (one / (totals[:, 0].astype(dtype) + one)) * sizes.astype(dtype)
+        # NumPy, or torch on the device (a GPU's sums: .contract.SecondPass); the Python 1 takes dtype
+        factor = (1 / (cast(totals[:, 0], dtype) + 1)) * cast(sizes, dtype)
+        rows = first.copy() if isinstance(first, np.ndarray) else first.clone()
+        rows[:, column] = factor
         return rows
 
     return scalars

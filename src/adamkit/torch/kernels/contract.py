@@ -127,11 +127,21 @@ class SecondPass:
         rows (float64, one per tensor), each tensor's sums (float64, ``tensors x reductions``)
         and sizes (reals), the second kernel's scalar rows (float64, cast to the table's
         ``dtype`` at launch). A factor the rule computes in the tensor's dtype (the cautious
-        rescale) is computed in ``dtype`` here too, so that the step is the rule's.
+        rescale) is computed in ``dtype`` here too, so that the step is the rule's. The arrays
+        are NumPy's, or torch tensors on the device where the launcher keeps the sums there
+        (Triton: :func:`adamkit.torch.gpu.launch.launch_second`), so it uses only operations
+        both have (and :func:`cast`).
     """
 
     kernel: FusedKernel
     scalars: Callable[[np.ndarray, np.ndarray, np.ndarray, np.dtype], np.ndarray]
+
+
+def cast(x: Any, dtype: np.dtype) -> Any:
+    """``x``, a NumPy array or a torch tensor (:attr:`SecondPass.scalars`), in NumPy ``dtype``."""
+    if isinstance(x, np.ndarray):
+        return x.astype(dtype)
+    return x.to(torch.from_numpy(np.empty(0, dtype)).dtype)
 
 
 @dataclass(frozen=True)

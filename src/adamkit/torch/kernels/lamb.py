@@ -32,8 +32,8 @@ import math
 import numpy as np
 from numba import njit
 
-from ...rules.spec import Hyper, State, one_minus_power
-from .contract import FusedKernel, SecondPass
+from ...rules.spec import Hyper, State, namespace, one_minus_power
+from .contract import FusedKernel, SecondPass, cast
 from .jit import block_kernel, block_sums, element, locate, memory_at, table
 
 #: For the sums only (see :mod:`.swats`): the update itself is compiled without fast-math.
@@ -161,10 +161,12 @@ def scalars(hp: Hyper, state: State) -> tuple[tuple, State]:
 def trust_ratios(first: np.ndarray, totals: np.ndarray, sizes: np.ndarray, dtype: np.dtype) -> np.ndarray:
     """The second pass's scalars: the first's, then each tensor's trust ratio (scalar 13), as
     :func:`adamkit.rules.lamb.trust_ratio` computes it in the tensor's dtype from the sums of squares."""
-    param_norm, direction_norm = np.sqrt(totals.astype(dtype)).T
+    xp = namespace(totals)  # NumPy, or torch on the device (a GPU's sums: .contract.SecondPass)
+    norms = xp.sqrt(cast(totals, dtype))
+    param_norm, direction_norm = norms[:, 0], norms[:, 1]
     zero = (param_norm == 0) | (direction_norm == 0)
-    ratio = np.where(zero, 1, param_norm / np.where(direction_norm == 0, 1, direction_norm)).astype(dtype)
-    return np.column_stack([first, ratio.astype(np.float64)])
+    ratio = cast(xp.where(zero, 1, param_norm / xp.where(direction_norm == 0, 1, direction_norm)), dtype)
+    return xp.column_stack([first, cast(ratio, np.float64)])
 
 
 LAMB_APPLY_KERNEL = FusedKernel("lamb-apply", lamb_apply_entry, arrays, scalars)
