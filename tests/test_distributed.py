@@ -78,7 +78,8 @@ def test_fsdp2_two_pass_kernels_sum_over_the_whole_tensor(two):
     the rescale counts the whole tensor (with the shard's size it is off by about the world size)."""
     _, results = two
     for name, result in results["two_pass"].items():
-        assert result["engines"] == ["fused"], name
+        # Adafactor's shards go to the reference engine, explicitly (engine_of says so)
+        assert result["engines"] == ["reference" if name == "Adafactor" else "fused"], name
         assert result["param"] < 1e-6, name  # float32 rounding of the sums and roots only
 
 
