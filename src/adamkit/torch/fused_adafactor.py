@@ -30,6 +30,9 @@ from .fit import plain
 from .kernels import adafactor as kernels
 from .kernels import jit
 
+#: The factors' pass runs on the calling thread below this much scratch (float64 values).
+FACTORS_PARALLEL_MIN = 1 << 20
+
 #: torch dtype -> the NumPy dtype the kernels compute in
 DTYPES = {torch.float32: np.dtype(np.float32), torch.float64: np.dtype(np.float64)}
 
@@ -222,12 +225,15 @@ def run_passes(entries: list[Entry], dtype: np.dtype, hp: Hyper) -> None:
     sums = np.zeros((int(starts[-1]), 2))
     one_each = np.arange(count + 1, dtype=np.int64)
 
-    def launch(kernel: Pass, unit_starts: np.ndarray, extra: np.ndarray | None = None) -> None:
+    def launch(kernel: Pass, unit_starts: np.ndarray, extra: np.ndarray | None = None, small: bool = False):
         entry = jit.entry_point(kernel.entry, dtype)
-        jit.run(entry, unit_starts, addresses, sizes, table, jit.BLOCK, extra)
+        arguments = jit.table_arguments(entry, unit_starts, addresses, sizes, table, jit.BLOCK, extra)
+        jit.call(arguments, small or sizes.sum() < jit.PARALLEL_MIN)
 
     launch(SUMS, starts, sums)
-    launch(FACTORS, one_each)
+    # O(rows + columns x units) per matrix, one unit each: on this thread unless there is much of it
+    # (under load, waking another core for a few microseconds of work waited milliseconds for it)
+    launch(FACTORS, one_each, small=scratch_size < FACTORS_PARALLEL_MIN)
     launch(UPDATE_SUMS, starts, sums)
     totals = jit.tensor_totals(sums, starts)
     # the rule's step size, per tensor, in float64 as its Python floats (max(a, x) is a for a NaN x)

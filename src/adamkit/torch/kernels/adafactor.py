@@ -133,14 +133,16 @@ def factor_sums(param, grad, cols, column_sums, row_sums):
     for c in range(cols):
         column_sums[c] = 0.0
     for r in range(row_sums.size):
+        # rows as slices, indexed by the loop's counter: numba then knows the index is not negative
+        # (no wraparound test), and the loop vectorises
+        g_row, p_row = grad[r * cols : (r + 1) * cols], param[r * cols : (r + 1) * cols]
         row = 0.0
-        start = r * cols
         for c in range(cols):
-            g = grad[start + c]
+            g = g_row[c]
             square = np.float64(g * g)
             row += square
             column_sums[c] += square
-            p = np.float64(param[start + c])
+            p = np.float64(p_row[c])
             param_sq += p * p
         row_sums[r] = row
     return param_sq
@@ -183,10 +185,9 @@ def factored_sums(grad, row_var, col_var, denominator, sign, floor):
     cols = col_var.size
     direction_sq = 0.0
     for r in range(row_var.size):
-        row = row_var[r]
+        row, g_row = row_var[r], grad[r * cols : (r + 1) * cols]
         for c in range(cols):
-            variance = factored_variance(row, col_var[c], denominator)
-            u = np.float64(direction(grad[r * cols + c] * sign, variance, floor))
+            u = np.float64(direction(g_row[c] * sign, factored_variance(row, col_var[c], denominator), floor))
             direction_sq += u * u
     return direction_sq
 
@@ -195,11 +196,10 @@ def factored_sums(grad, row_var, col_var, denominator, sign, floor):
 def factored_apply(param, grad, row_var, col_var, denominator, sign, floor, decay, step_size):
     cols = col_var.size
     for r in range(row_var.size):
-        row = row_var[r]
+        row, g_row, p_row = row_var[r], grad[r * cols : (r + 1) * cols], param[r * cols : (r + 1) * cols]
         for c in range(cols):
-            i = r * cols + c
-            u = direction(grad[i] * sign, factored_variance(row, col_var[c], denominator), floor)
-            param[i] = param[i] * decay - step_size * u
+            u = direction(g_row[c] * sign, factored_variance(row, col_var[c], denominator), floor)
+            p_row[c] = p_row[c] * decay - step_size * u
 
 
 # --- where a unit is ------------------------------------------------------------------------------
