@@ -20,9 +20,10 @@ before any element can move. No pass can do both, so a step is four launches ove
    host.
 
 A matrix's unit is a run of whole rows of one slice (tensors of more than two dimensions are
-factored per slice of their last two), at least :data:`UNIT_ROWS` rows, so a unit owns its rows'
-sums and the scratch array of per-unit column sums is 8 bytes per :data:`UNIT_ROWS` elements
-(1/128 of a float32 model), plus 8 bytes per row. A vector's unit is a block of
+factored per slice of their last two), at least :data:`UNIT_ROWS` rows (all of a slice's, if it has
+fewer), so a unit owns its rows' sums, and the scratch array holds 8 bytes per column of each unit
+and per row: under 1/100 of a float32 matrix of many rows (a matrix of a few rows: twice its column
+factor's bytes). A vector's unit is a block of
 :data:`.jit.BLOCK` elements. Every unit writes only its own outputs, so the result does not
 depend on the number of threads. 16 bytes per float32 element move, plus the 8 of the update's
 pass over the gradient: 24 in all (torch.optim.Adafactor writes and reads two temporaries of the
