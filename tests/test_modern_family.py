@@ -274,10 +274,13 @@ def large_run(factory, dtype, steps, per_step=None, seed=3):
 
 @pytest.mark.parametrize("kwargs", ADAFACTOR_CASES[:2], ids=lambda k: ",".join(k) or "defaults")
 @pytest.mark.parametrize("dtype,tol", [(torch.float64, 1e-12), (torch.float32, 1e-6)], ids=["f64", "f32"])
-def test_fused_adafactor_takes_the_reference_engine_s_step_on_many_units(kwargs, dtype, tol):
-    """From the same parameters and state, at each of 6 steps, the fused engine's step is the rule's
+def test_fused_adafactor_takes_the_reference_engine_s_step_on_many_units(
+    kwargs, dtype, tol, one_torch_thread
+):
+    """From the same parameters and state, at each of 5 steps, the fused engine's step is the rule's
     (relative 1e-12 in float64, 1e-6 in float32: only the sums of squares behind the two RMS round
-    differently), and over the whole run it follows torch.optim.Adafactor (float64: 1e-10)."""
+    differently), and over the whole run it follows torch.optim.Adafactor (float64: 1e-10). On one
+    thread (the next test runs the units in parallel): torch's own ops crawl on a loaded machine."""
     from harness import state_diffs
 
     reference = ak.Adafactor([torch.zeros(1, requires_grad=True)], fused=False, **kwargs)
@@ -308,9 +311,9 @@ def test_fused_adafactor_takes_the_reference_engine_s_step_on_many_units(kwargs,
         keep(params, opt)
         return opt
 
-    ours, _ = large_run(factory, dtype, 6, same_step)
+    ours, _ = large_run(factory, dtype, 5, same_step)
     if dtype == torch.float64:
-        theirs, _ = large_run(lambda p: torch.optim.Adafactor(p, **kwargs), dtype, 6)
+        theirs, _ = large_run(lambda p: torch.optim.Adafactor(p, **kwargs), dtype, 5)
         assert_same(ours, theirs, tol=1e-10)
 
 
