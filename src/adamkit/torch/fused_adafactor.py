@@ -27,6 +27,7 @@ from ..distributed import is_dtensor
 from ..rules.spec import Hyper, Rule, State
 from .engine import ReferenceEngine, fresh_state, plain_hyper
 from .fit import plain
+from .fused import bump_versions
 from .kernels import adafactor as kernels
 from .kernels import jit
 
@@ -246,8 +247,6 @@ def run_passes(entries: list[Entry], dtype: np.dtype, hp: Hyper) -> None:
         clip = np.where(clip > 1.0, clip, 1.0)
         table[:, kernels.STEP_SIZE] = (alpha / clip).astype(dtype)
     launch(APPLY, starts)
-    from .fused import bump_versions
-
     bump_versions([t for e in entries for t in e.written])
     for e, step in zip(entries, steps, strict=True):
         store_step(e, float(step))
