@@ -477,6 +477,8 @@ TWO_PASS = [
     ("AdamW", {"lr": 1e-2, "cautious": True}),
     ("AdEMAMix", {"lr": 1e-2, "cautious": True}),
     ("LAMB", {"lr": 1e-2, "weight_decay": 0.1}),
+    # factors of rows and columns, which a shard's own sums cannot give: the reference engine runs it
+    ("Adafactor", {"lr": 1e-2, "weight_decay": 0.1}),
 ]
 
 

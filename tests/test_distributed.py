@@ -83,7 +83,8 @@ def test_fsdp2_two_pass_kernels_sum_over_the_whole_tensor(two):
     triton_ran = results["two_pass_triton"] or torch.cuda.is_available()
     assert triton_ran or importlib.util.find_spec("triton") is None
     for name, result in [*results["two_pass"].items(), *results["two_pass_triton"].items()]:
-        assert result["engines"] == ["fused"], name
+        # Adafactor's shards go to the reference engine, explicitly (engine_of says so)
+        assert result["engines"] == ["reference" if name == "Adafactor" else "fused"], name
         assert result["param"] < 1e-6, name  # float32 rounding of the sums and roots only
 
 

@@ -214,8 +214,14 @@ def _mixed_params():
     ]
 
 
+#: algorithms that refuse complex parameters, as torch.optim's do
+NO_COMPLEX = {"Adafactor"}
+
+
 def _mixed_run(algo: str, kwargs: dict, fused_flag: bool | None):
     params = [p.clone().requires_grad_(True) for p in _mixed_params()]
+    if algo in NO_COMPLEX:
+        params = [p for p in params if not p.is_complex()]
     opt = training(cls(algo)(params, fused=fused_flag, **kwargs))
     taken_by_reference: list[tuple] = []
     reference_step = opt._engine.reference.step_group if fused_flag is None else None

@@ -250,6 +250,98 @@ def test_adafactor_refuses_complex_parameters_as_torch_does():
         ak.Adafactor([w]).step()
 
 
+# The fused engine's units (tests/test_fused.py runs the case table's small tensors): a matrix of
+# two units of rows (the second short), a 3-d tensor of two units per slice, a wide matrix of one
+# unit, a vector of three blocks and a scalar; over 65536 values in all, so the units run in parallel.
+LARGE_SHAPES = [(600, 120), (2, 300, 250), (30, 3000), (40000,), ()]
+
+
+def large_run(factory, dtype, steps, per_step=None, seed=3):
+    gen = torch.Generator().manual_seed(seed)
+    params = [torch.randn(s, generator=gen, dtype=torch.float64).to(dtype).requires_grad_(True)
+              for s in LARGE_SHAPES]
+    opt = factory(params)
+    for step in range(steps):
+        noise = torch.Generator().manual_seed(200 + step)
+        for p in params:
+            g = torch.randn(p.shape, generator=noise, dtype=torch.float64)
+            p.grad = (p.detach().double() + 0.5 * g * (g.abs() > 0.3)).to(dtype)
+        opt.step()
+        if per_step is not None:
+            per_step(step, params, opt)
+    return params, opt
+
+
+@pytest.mark.parametrize("kwargs", ADAFACTOR_CASES[:2], ids=lambda k: ",".join(k) or "defaults")
+@pytest.mark.parametrize("dtype,tol", [(torch.float64, 1e-12), (torch.float32, 1e-6)], ids=["f64", "f32"])
+def test_fused_adafactor_takes_the_reference_engine_s_step_on_many_units(
+    kwargs, dtype, tol, one_torch_thread
+):
+    """From the same parameters and state, at each of 5 steps, the fused engine's step is the rule's
+    (relative 1e-12 in float64, 1e-6 in float32: only the sums of squares behind the two RMS round
+    differently), and over the whole run it follows torch.optim.Adafactor (float64: 1e-10). On one
+    thread (the next test runs the units in parallel): torch's own ops crawl on a loaded machine."""
+    from harness import state_diffs
+
+    reference = ak.Adafactor([torch.zeros(1, requires_grad=True)], fused=False, **kwargs)
+
+    def same_step(step, params, opt):
+        ref_params = [p.detach().clone().requires_grad_(True) for p in before]
+        reference.param_groups[0]["params"] = ref_params
+        reference.state.clear()
+        for p, q in zip(ref_params, params, strict=True):
+            reference.state[p] = {k: v.clone() for k, v in before_state[id(q)].items()}
+            p.grad = q.grad
+        reference.step()
+        assert {opt.engine_of(p) for p in params} == {"fused"}
+        diffs = state_diffs(opt, reference, params, ref_params)
+        worst = max(diffs, key=diffs.get)
+        assert diffs[worst] <= tol, f"step {step}: {worst}: {diffs[worst]:.3e}"
+        keep(params, opt)
+
+    def keep(params, opt):
+        before[:] = [p.detach().clone() for p in params]
+        before_state.clear()
+        before_state.update({id(p): {k: v.clone() for k, v in opt.state[p].items()} for p in params})
+
+    before, before_state = [], {}
+
+    def factory(params):
+        opt = ak.Adafactor(params, **kwargs)
+        keep(params, opt)
+        return opt
+
+    ours, _ = large_run(factory, dtype, 5, same_step)
+    if dtype == torch.float64:
+        theirs, _ = large_run(lambda p: torch.optim.Adafactor(p, **kwargs), dtype, 5)
+        assert_same(ours, theirs, tol=1e-10)
+
+
+def test_fused_adafactor_does_not_depend_on_the_number_of_threads():
+    """Every unit writes only its own sums: one thread and two give the same bits."""
+    threads = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        one, _ = large_run(lambda p: ak.Adafactor(p, weight_decay=0.1), torch.float32, 3)
+        torch.set_num_threads(2)
+        two, _ = large_run(lambda p: ak.Adafactor(p, weight_decay=0.1), torch.float32, 3)
+    finally:
+        torch.set_num_threads(threads)
+    assert all(torch.equal(a, b) for a, b in zip(one, two, strict=True))
+
+
+def test_adafactor_engine_of_names_the_fused_engine_where_its_kernels_ran():
+    """CPU float32 and float64 run on the kernels; bfloat16 and a column-major gradient on the rule."""
+    params = [torch.ones(4, 3, dtype=dtype, requires_grad=True)
+              for dtype in (torch.float32, torch.float64, torch.bfloat16, torch.float32)]
+    opt = ak.Adafactor(params)
+    assert opt.engine == "fused"
+    for i, p in enumerate(params):
+        p.grad = torch.ones(3, 4, dtype=p.dtype).t() if i == 3 else torch.ones_like(p)
+    opt.step()
+    assert [opt.engine_of(p) for p in params] == ["fused", "fused", "reference", "reference"]
+
+
 # --- Schedule-Free AdamW ----------------------------------------------------------------------
 
 
@@ -432,6 +524,8 @@ def test_a_compiled_training_step_equals_eager_mode(name, fused, one_torch_threa
 
     compiled = train(make_opt, backend="eager")
     assert compiled[3].op_count > 0  # Dynamo compiled the model around the step
+    if name == "Adafactor" and fused is None:  # its own engine (factors of rows and columns) ran
+        assert {compiled[1].engine_of(p) for p in compiled[0].parameters()} == {"fused"}
     assert_same_run(compiled, train(make_opt))
 
 

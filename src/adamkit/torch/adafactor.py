@@ -29,8 +29,9 @@ class Adafactor(RuleOptimizer):
         maximize: ascend the objective instead of descending it.
         fused, state_bits, nonfinite, foreach, capturable, differentiable: as for
             :class:`adamkit.torch.Adam`
-            (Adafactor runs on the reference engine; its factored state is already small:
-            ``state_bits`` 32 only).
+            (the fused engine runs CPU float32 and float64 tensors in four passes, see
+            :mod:`adamkit.torch.fused_adafactor`; DTensor shards and the rest take the reference
+            engine; its factored state is already small: ``state_bits`` 32 only).
 
     Complex parameters and sparse gradients are refused, as by torch.optim.Adafactor.
     """

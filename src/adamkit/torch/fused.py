@@ -64,6 +64,8 @@ KERNELS: dict[str, str] = {
     "ademamix": "adamkit.torch.kernels.ademamix:ADEMAMIX_KERNEL",
     "lamb": "adamkit.torch.kernels.lamb:LAMB_KERNEL",
     "schedulefree_adamw": "adamkit.torch.kernels.schedulefree:SCHEDULEFREE_KERNEL",
+    # its own engine (factors of rows and columns): adamkit.torch.fused_adafactor
+    "adafactor": "adamkit.torch.fused_adafactor:ADAFACTOR_KERNELS",
 }
 
 #: torch dtype -> (NumPy dtype the kernel computes in, reals per element)
@@ -393,4 +395,7 @@ def kernel_for(rule: Rule) -> Any | None:
 def engine_for(rule: Rule) -> Engine | None:
     """The fused engine for ``rule`` on this machine, or None to use the reference engine."""
     kernel = kernel_for(rule)
-    return None if kernel is None else FusedEngine(kernel)
+    if kernel is None:
+        return None
+    own_engine = getattr(kernel, "engine", None)  # a family with an engine of its own (Adafactor)
+    return FusedEngine(kernel) if own_engine is None else own_engine()
