@@ -23,7 +23,7 @@ from triton.compiler import ASTSource
 from triton.runtime.jit import JITFunction
 
 import adamkit.torch as ak
-from adamkit.torch import fused
+from adamkit.torch import fused, fused_adafactor
 from adamkit.torch.lowbit import fused as lowbit_fused
 
 # each family once with every switch on (L2 decay, AMSGrad, centered, ...): the most code
@@ -103,6 +103,13 @@ def main() -> None:
             if algo == "ScheduleFreeAdamW":  # it steps in train mode only
                 opt.train()
             opt.step()
+    # Adafactor's own engine: a matrix's passes and a vector's
+    fused_adafactor.RUNNERS["cpu"] = "adamkit.torch.gpu.adafactor:run_passes"
+    for dtype in (torch.float32, torch.float64):
+        params = [torch.zeros(shape, dtype=dtype, requires_grad=True) for shape in [(50, 200), (5000,)]]
+        for param in params:
+            param.grad = torch.ones_like(param)
+        ak.Adafactor(params, weight_decay=0.1).step()
     print(json.dumps(compiled))
 
 

@@ -22,6 +22,9 @@ pytest.importorskip("numba")
 
 from adamkit.torch.gpu import FAMILIES  # noqa: E402
 
+#: Adafactor's passes (its own engine, not in FAMILIES: :mod:`adamkit.torch.gpu.adafactor`)
+ADAFACTOR = {"matrix_sums_kernel", "matrix_update_kernel", "vector_sums_kernel", "vector_apply_kernel"}
+
 SCRIPT = Path(__file__).with_name("compile_triton.py")
 
 
@@ -38,7 +41,7 @@ def compiled(tmp_path_factory) -> list[dict]:
 
 def test_every_family_compiles_to_machine_code(compiled):
     names = {kernel["name"] for kernel in compiled}
-    families = {target.split(":")[1] for target in FAMILIES.values()}
+    families = {target.split(":")[1] for target in FAMILIES.values()} | ADAFACTOR
     assert families | {"adam8_kernel", "adam16_kernel", "tensor_sums_kernel"} <= names
     assert all(kernel["cubin_bytes"] > 10_000 for kernel in compiled)
     fp64 = {kernel["name"] for kernel in compiled if "*fp64" in kernel["pointers"]}
@@ -53,7 +56,8 @@ def test_no_fused_multiply_add_and_no_approximate_division(compiled):
         assert ops["fma"] == 0, kernel["name"]
         assert ops["div.full"] == ops["div.approx"] == ops["sqrt.approx"] == ops["rcp.approx"] == 0
         # every other rule divides (Lion's count and the per-tensor sums only compare and add)
-        if kernel["name"] not in ("sgd_kernel", "lion_kernel", "lion_count_kernel", "tensor_sums_kernel"):
+        adds = ("sgd_kernel", "lion_kernel", "lion_count_kernel", "tensor_sums_kernel", "matrix_sums_kernel")
+        if kernel["name"] not in adds:
             assert ops["div.rn"] > 0, kernel["name"]
         # subnormals flushed to zero only by the 8-bit encoder's floor, whose argument is never
         # subnormal (at least an ulp of a decade's start, over its bin width) and whose negative

@@ -7,15 +7,21 @@ and a float64 scratch array, and its passes (:mod:`.kernels.adafactor`) work in 
 rows. This engine builds that table, runs the passes, and computes between them, per tensor and
 on the host as the rule does, the step size from the sums of squares.
 
+On a CUDA device, where Triton is installed, the same passes run as Triton kernels
+(:mod:`adamkit.torch.gpu.adafactor`, from the same :class:`Entry` rows): ``RUNNERS`` says which
+function runs each device type's tensors.
+
 What the kernels cannot take goes to the reference engine, parameter by parameter (``engine_of``
 says which ran): a dtype other than float32 and float64, a tensor that is not a plain contiguous
-CPU tensor (a column-major gradient, a subclass), state of another dtype or shape, and DTensor
+tensor of a device in ``RUNNERS`` (a column-major gradient, a subclass), state of another dtype,
+shape or device, and DTensor
 shards: a shard's rows or columns are a part of the matrix's, so its factors cannot come from its
 own sums (the reference engine runs the rule on the DTensors, whose reductions span the ranks).
 """
 
 from __future__ import annotations
 
+import importlib.util
 import math
 from dataclasses import dataclass, field
 from typing import Any
@@ -27,7 +33,7 @@ from ..distributed import is_dtensor
 from ..rules.spec import Hyper, Rule, State
 from .engine import ReferenceEngine, fresh_state, plain_hyper
 from .fit import plain
-from .fused import bump_versions
+from .fused import bump_versions, imported
 from .kernels import adafactor as kernels
 from .kernels import jit
 
@@ -36,6 +42,12 @@ FACTORS_PARALLEL_MIN = 1 << 20
 
 #: torch dtype -> the NumPy dtype the kernels compute in
 DTYPES = {torch.float32: np.dtype(np.float32), torch.float64: np.dtype(np.float64)}
+
+#: device type -> "module:function" that runs one step of a table of that device's tensors
+#: (``function(entries, dtype, hp)``, as :func:`run_passes`)
+RUNNERS: dict[str, str] = {"cpu": "adamkit.torch.fused_adafactor:run_passes"}
+if importlib.util.find_spec("triton") is not None:  # Triton kernels for CUDA devices
+    RUNNERS["cuda"] = "adamkit.torch.gpu.adafactor:run_passes"
 
 
 @dataclass(frozen=True)
@@ -112,7 +124,7 @@ def factor_arrays(p_state: State, param: torch.Tensor) -> tuple[torch.Tensor, ..
     for key, shape in wanted.items():
         t = p_state.get(key)
         fit = isinstance(t, torch.Tensor) and t.dtype == param.dtype and t.shape == shape
-        if not (fit and plain(t, ("cpu",))):
+        if not (fit and plain(t, RUNNERS) and t.device == param.device):
             return None
         found.append(t)
     return tuple(found)
@@ -133,7 +145,7 @@ class AdafactorEngine:
 
     def step_group(self, rule: Rule, group: dict[str, Any], state: dict) -> None:
         hp = plain_hyper(group)
-        tables: dict[np.dtype, list[Entry]] = {}
+        tables: dict[tuple[torch.device, np.dtype], list[Entry]] = {}
         leftovers = []
         for param in group["params"]:
             grad = param.grad
@@ -147,9 +159,9 @@ class AdafactorEngine:
             if param.numel() == 0:  # nothing to factor: only the step count moves, as the rule's
                 store_step(entry, step_of(entry) + 1)
                 continue
-            tables.setdefault(DTYPES[param.dtype], []).append(entry)
-        for dtype, entries in tables.items():
-            run_passes(entries, dtype, hp)
+            tables.setdefault((param.device, DTYPES[param.dtype]), []).append(entry)
+        for (device, dtype), entries in tables.items():
+            imported(RUNNERS[device.type])(entries, dtype, hp)
         if leftovers:
             self.on_reference.update(map(id, leftovers))
             self.reference.step_group(rule, {**group, "params": leftovers}, state)
@@ -163,8 +175,9 @@ class AdafactorEngine:
             or param.dtype not in DTYPES
             or grad.dtype != param.dtype
             or grad.shape != param.shape
-            or not plain(param, ("cpu",))
-            or not plain(grad, ("cpu",))
+            or not plain(param, RUNNERS)
+            or not plain(grad, RUNNERS)
+            or grad.device != param.device
         ):
             return None
         if not p_state:
