@@ -35,14 +35,23 @@ CASES = [
 STEPS = 4
 
 
-def run(kwargs: dict, dtype: torch.dtype, engine: str, monkeypatch, check_step=None) -> tuple[list, list]:
+def run(
+    kwargs: dict, dtype: torch.dtype, engine: str, monkeypatch, check_step=None, spoiled: bool = False
+) -> tuple[list, list]:
     """Parameters and state (on the CPU) after ``STEPS`` steps on fixed gradients with ``engine``
     ("triton" or "numba"); ``check_step(params, opt, before)`` after each step, ``before`` the
-    parameters and state before it."""
+    parameters and state before it; ``spoiled``: a NaN in the (40, 150) matrix's gradient at step 2,
+    an infinity in the (3, 5, 7) tensor's, and the first 100 of the vector's gradients zero."""
     device = TRITON_DEVICE if engine == "triton" else "cpu"
     gen = torch.Generator().manual_seed(0)
     params = [torch.randn(s, generator=gen, dtype=dtype).to(device).requires_grad_() for s in SIZES]
-    grads = [[torch.randn(s, generator=gen, dtype=dtype).to(device) for s in SIZES] for _ in range(STEPS)]
+    grads = [[torch.randn(s, generator=gen, dtype=dtype) for s in SIZES] for _ in range(STEPS)]
+    if spoiled:
+        grads[2][3][7, 9] = float("nan")
+        grads[2][5][1, 2, 3] = -float("inf")
+        for step in grads:
+            step[6][:100] = 0.0
+    grads = [[g.to(device) for g in step] for step in grads]
     with monkeypatch.context() as patch:
         if engine == "triton" and device == "cpu":
             patch.setitem(fused_adafactor.RUNNERS, "cpu", "adamkit.torch.gpu.adafactor:run_passes")
@@ -104,3 +113,19 @@ def test_triton_adafactor_takes_the_rule_s_step_and_the_numba_engine_s(kwargs, d
         for key in set(mine) - {"step"}:
             assert mine[key].dtype == theirs[key].dtype == dtype
             assert rel_diff(mine[key], theirs[key]) <= tol, f"param{i}.{key}"
+
+
+@pytest.mark.filterwarnings("ignore:invalid value encountered:RuntimeWarning")  # the interpreter's NumPy
+def test_triton_adafactor_takes_non_finite_and_zero_gradients_as_the_numba_engine(monkeypatch):
+    """A NaN or an infinity in a matrix's gradient spoils its factors, as the rule's do (every
+    engine alike, NaN where the numba engine has NaN); zero gradients meet the ``eps1**2`` floor."""
+    kwargs = {"weight_decay": 0.1}
+    mine, mine_state = run(kwargs, torch.float32, "triton", monkeypatch, spoiled=True)
+    theirs, theirs_state = run(kwargs, torch.float32, "numba", monkeypatch, spoiled=True)
+    for a, b in zip(mine, theirs, strict=True):
+        torch.testing.assert_close(a, b, equal_nan=True, rtol=1e-6, atol=1e-7)
+    assert mine[3].isnan().any() and mine[5].isnan().any()
+    assert not mine[6].isnan().any() and not mine[4].isnan().any()
+    for a, b in zip(mine_state, theirs_state, strict=True):
+        for key in set(a) - {"step"}:
+            torch.testing.assert_close(a[key], b[key], equal_nan=True, rtol=1e-6, atol=1e-7)

@@ -17,6 +17,9 @@ one device: each Triton program takes ``BLOCK`` elements of one tensor (:mod:`.l
   AdamW, Lion, AdEMAMix), which sum over each tensor into per-program float64 rows; the
   launcher adds each tensor's rows on the device, the factor (trust ratio, rescale) is computed
   there, and the second pass reads it (:func:`.launch.launch_second`): no wait for the device;
+* :mod:`.adafactor`: Adafactor's four passes, run by its own engine
+  (:mod:`adamkit.torch.fused_adafactor`'s ``RUNNERS``, not ``FAMILIES``: its factors are sums over
+  rows and columns, not a table of elementwise state);
 * :mod:`.schedulefree`: Schedule-Free AdamW (its step; ``train()``/``eval()`` are torch ops);
 * :mod:`.lowbit`: Adam and AdamW with 8-bit or bfloat16 moments (``state_bits``), launched
   by the low-bit engine (:data:`adamkit.torch.lowbit.fused.LAUNCHERS`).
