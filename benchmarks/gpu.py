@@ -62,8 +62,8 @@ CONTENDERS: dict[str, Callable[[list[torch.Tensor]], object]] = {
 }
 #: ``--modern``: the modern family's Triton kernels in the same rounds (they move other byte
 #: counts: Lion 20 per parameter, AdaBelief 28, AdEMAMix 36, Schedule-Free AdamW 28, and the
-#: two-pass kernels, whose first pass sums over each tensor: LAMB 40, cautious AdamW 44; the GB/s
-#: column still counts 28).
+#: two-pass kernels, whose first pass sums over each tensor: LAMB 40, cautious AdamW 44; Adafactor's
+#: four passes 24 for a matrix, torch.optim.Adafactor beside it; the GB/s column still counts 28).
 MODERN: dict[str, Callable[[list[torch.Tensor]], object]] = {
     "adamkit Triton Lion": lambda ps: ak.Lion(ps, lr=1e-4),
     "adamkit Triton AdaBelief": lambda ps: ak.AdaBelief(ps),
@@ -71,6 +71,8 @@ MODERN: dict[str, Callable[[list[torch.Tensor]], object]] = {
     "adamkit Triton ScheduleFreeAdamW": lambda ps: in_train_mode(ak.ScheduleFreeAdamW(ps)),
     "adamkit Triton LAMB": lambda ps: ak.LAMB(ps),
     "adamkit Triton AdamW cautious": lambda ps: ak.AdamW(ps, cautious=True),
+    "torch Adafactor (foreach)": lambda ps: torch.optim.Adafactor(ps),
+    "adamkit Triton Adafactor": lambda ps: ak.Adafactor(ps),
 }
 
 
@@ -137,7 +139,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--modern",
         action="store_true",
-        help="also time Lion, AdaBelief, AdEMAMix, Schedule-Free AdamW, LAMB and cautious AdamW",
+        help="also time Lion, AdaBelief, AdEMAMix, Schedule-Free AdamW, LAMB, cautious AdamW and Adafactor",
     )
     args = parser.parse_args(argv)
     if not torch.cuda.is_available() or importlib.util.find_spec("triton") is None:
