@@ -145,30 +145,36 @@ def vector_apply_kernel(param, grad, variance, scalars, step_size, n,
     tl.store(param + at, p * tl.load(scalars + 4) - tl.load(step_size) * u, mask=mask)
 
 
-def new_factors(e: Entry, row_sums: torch.Tensor, column_sums: torch.Tensor, weight: float, eps1: float,
-                dtype: torch.dtype) -> torch.Tensor:
+def new_factors(e: Entry, row_sums: torch.Tensor, column_sums: torch.Tensor, s: torch.Tensor, weight: float,
+                eps1: float, dtype: torch.dtype) -> torch.Tensor:
     """Pass 2 of a matrix, on the device: its factors lerped in place, and each slice's
     ``max(mean(row_var), eps1)`` in the dtype. The CPU's operations (:func:`.kernels.adafactor.factors`):
-    float64 sums rounded to the dtype, then divided by the count in the dtype; the scalars are
-    Python numbers, which torch rounds to the dtype as the CPU engine's table."""
+    float64 sums rounded to the dtype, then divided by the count in the dtype (``s``: the tensor's
+    row of the table, on the device: torch on CUDA multiplies by the reciprocal of a Python divisor,
+    which may differ in the last bit); the other scalars are Python numbers, which torch rounds to
+    the dtype as the CPU engine's table."""
     slices, rows, cols = e.layout[:3]
     row_var, col_var = (f.view(-1) for f in e.factors)
     column_total = column_sums.view(slices, -1, cols).sum(dim=1).view(-1)
-    for old, total, count in ((col_var, column_total, rows), (row_var, row_sums, cols)):
+    rows_real, cols_real = s[cpu.ROWS_REAL], s[cpu.COLS_REAL]
+    for old, total, count in ((col_var, column_total, rows_real), (row_var, row_sums, cols_real)):
         mean = total.to(dtype) / count
         old.copy_(old + weight * (mean - old))  # lerp(old, mean, weight), in the CPU's order
-    row_mean = row_var.view(slices, rows).to(torch.float64).sum(dim=1).to(dtype) / rows
+    row_mean = row_var.view(slices, rows).to(torch.float64).sum(dim=1).to(dtype) / rows_real
     return torch.where(row_mean < eps1, eps1, row_mean)
 
 
 def step_sizes(totals: torch.Tensor, sizes: np.ndarray, rho: np.ndarray, eps2: float, d: float,
                dtype: torch.dtype) -> torch.Tensor:
     """Each tensor's step size from its ``(sum p^2, sum u^2)`` (float64, on the device): the CPU
-    engine's operations (:func:`adamkit.torch.fused_adafactor.run_passes`), there."""
-    root_n, rho = per_step(totals.device, np.sqrt(sizes.astype(np.float64)), rho)
+    engine's operations (:func:`adamkit.torch.fused_adafactor.run_passes`), there; every divisor a
+    tensor (see :func:`new_factors`)."""
+    root_n, rho, d_each = per_step(
+        totals.device, np.sqrt(sizes.astype(np.float64)), rho, np.full(len(sizes), float(d))
+    )
     param_rms = torch.sqrt(totals[:, 0]) / root_n
     alpha = torch.where(param_rms > eps2, param_rms, eps2) * rho  # max(a, x) is a for a NaN x
-    clip = (torch.sqrt(totals[:, 1]) / root_n) / d
+    clip = (torch.sqrt(totals[:, 1]) / root_n) / d_each
     clip = torch.where(clip > 1.0, clip, 1.0)
     return (alpha / clip).to(dtype)
 
@@ -190,6 +196,8 @@ def run_passes(entries: list[Entry], dtype: np.dtype, hp: Hyper) -> None:
     scalars[:, cpu.EPS1] = eps1
     scalars[:, cpu.FLOOR] = eps1 * eps1
     scalars[:, cpu.DECAY] = 1 - lr * wd if wd != 0 else 1.0
+    scalars[:, cpu.ROWS_REAL] = [e.layout[1] for e in entries]
+    scalars[:, cpu.COLS_REAL] = [e.layout[2] for e in entries]
     (table,) = per_step(device, scalars.astype(dtype))
     totals = torch.empty((len(entries), 2), dtype=torch.float64, device=device)
     matrices = []
@@ -213,7 +221,8 @@ def run_passes(entries: list[Entry], dtype: np.dtype, hp: Hyper) -> None:
             e.param, e.grad, row_sums, column_sums, param_sums, rows, cols, row_blocks,
             ROWS=ROWS, COLS=COLS, **options,
         )
-        denominator = new_factors(e, row_sums, column_sums, float(scalars[t, cpu.WEIGHT]), eps1, torch_dtype)
+        weight = float(scalars[t, cpu.WEIGHT])
+        denominator = new_factors(e, row_sums, column_sums, s, weight, eps1, torch_dtype)
         direction_sums = torch.empty(programs, dtype=torch.float64, device=device)
         matrix_update_kernel[(programs,)](
             e.param, e.grad, e.factors[0], e.factors[1], denominator, s, s, direction_sums,
