@@ -14,9 +14,9 @@ function runs each device type's tensors.
 What the kernels cannot take goes to the reference engine, parameter by parameter (``engine_of``
 says which ran): a dtype other than float32 and float64, a tensor that is not a plain contiguous
 tensor of a device in ``RUNNERS`` (a column-major gradient, a subclass), state of another dtype,
-shape or device, and DTensor
-shards: a shard's rows or columns are a part of the matrix's, so its factors cannot come from its
-own sums (the reference engine runs the rule on the DTensors, whose reductions span the ranks).
+shape or device, and DTensor shards: a shard's rows or columns are a part of the matrix's, so its
+factors cannot come from its own sums (the reference engine runs the rule on the DTensors, whose
+reductions span the ranks).
 """
 
 from __future__ import annotations
