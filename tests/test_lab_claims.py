@@ -173,6 +173,9 @@ def test_tunability_verdict():
     assert tunability.verdict(tunability_measured({"adam": 1, "sgd": 2, "momentum": 3})).outcome == FAILS
     found = tunability.verdict(tunability_measured({"adam": 2, "sgd": 1, "momentum": 3}))
     assert found.outcome == "depends on the SGD it is compared with"
+    assert found.reason.endswith("Adam's range is wider than sgd's, narrower than momentum's.")
+    found = tunability.verdict(tunability_measured({"adam": 2, "sgd": 1, "momentum": 2}))  # the full run
+    assert found.reason.endswith("Adam's range is wider than sgd's, within 0.5 decade of momentum's.")
     assert tunability.verdict(tunability_measured({"adam": 2, "sgd": 2, "momentum": 2})).outcome.startswith(
         "depends on the learning-rate grid"
     )

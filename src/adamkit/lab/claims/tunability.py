@@ -86,11 +86,12 @@ def verdict(measured: dict[str, Any]) -> Verdict:
             told + f": Adam's range is within {margin:g} decade of SGD's; the grid cannot tell them apart.",
             numbers,
         )
-    return Verdict(
-        f"{DEPENDS} on the SGD it is compared with",
-        told + f": wider than {', '.join(wider) or 'none'}, narrower than {', '.join(narrower) or 'none'}.",
-        numbers,
-    )
+    level = [n for n in SGD_FAMILY if n not in wider and n not in narrower]
+    compared = [f"wider than {', '.join(wider)}'s"] if wider else []
+    compared += [f"narrower than {', '.join(narrower)}'s"] if narrower else []
+    compared += [f"within {margin:g} decade of {', '.join(level)}'s"] if level else []
+    reason = told + ": Adam's range is " + ", ".join(compared) + "."
+    return Verdict(f"{DEPENDS} on the SGD it is compared with", reason, numbers)
 
 
 def plot(measured: dict[str, Any], path: Path) -> Path:
