@@ -10,6 +10,7 @@ the ratio is against torch fused fp32 in the same rounds.
 Usage:
     python benchmarks/small.py                    # every set, 1 and 2 threads
     python benchmarks/small.py --threads 1 --rounds 400
+    python benchmarks/small.py --threads 1 --sets 16x4,64x4   # what the host costs per tensor
 """
 
 from __future__ import annotations
@@ -35,6 +36,9 @@ SETS: dict[str, list[tuple[int, ...]]] = {
     "CNN 32c3-128-10": [(32, 1, 3, 3), (32,), (128, 5408), (128,), (10, 128), (10,)],
     "gpt2-mini": gpt2_shapes(n_embd=32, vocab=512, n_ctx=128),
 }
+#: Not in the default run: tensors of 4 values, 16 and 64 of them, whose difference is what the host
+#: costs per tensor (``--sets 16x4,64x4``; the update itself is a few nanoseconds a tensor).
+TINY: dict[str, list[tuple[int, ...]]] = {f"{n}x4": [(4,)] * n for n in (16, 64)}
 BASELINE = "torch fused"
 CONTENDERS: dict[str, Callable[[list[torch.Tensor]], object]] = {
     "torch Adam()": lambda ps: torch.optim.Adam(ps),
@@ -73,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--threads", default="1,2", help="comma-separated torch thread counts")
     parser.add_argument("--rounds", type=int, default=300)
-    parser.add_argument("--sets", default=",".join(SETS), help=f"comma-separated, of {list(SETS)}")
+    parser.add_argument("--sets", default=",".join(SETS), help=f"comma-separated, of {list(SETS | TINY)}")
     args = parser.parse_args(argv)
     info = machine()
     print(f"adamkit small-model benchmark, {info['date']}: {info['cpu']}, torch {info['torch']}")
@@ -82,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
     for threads in map(int, args.threads.split(",")):
         torch.set_num_threads(threads)
         for name in args.sets.split(","):
-            shapes = SETS[name]
+            shapes = (SETS | TINY)[name]
             medians = bench(shapes, args.rounds)
             base = medians[BASELINE]
             cells = [f"{medians[c] * 1e6:.0f} us ({medians[c] / base:.2f}x)" for c in CONTENDERS]

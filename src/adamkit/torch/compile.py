@@ -40,8 +40,16 @@ def eager_step(step: Step) -> Step:
 
     @functools.wraps(step)
     def run_step(self: torch.optim.Optimizer, *args: Any, **kwargs: Any) -> Any:
-        with torch.set_grad_enabled(bool(self.defaults.get("differentiable", False))):
+        recording = bool(self.defaults.get("differentiable", False))
+        was = torch.is_grad_enabled()
+        if was == recording:
             return step(self, *args, **kwargs)
+        # what ``with torch.set_grad_enabled(recording)`` does, without its object (a microsecond a step)
+        torch._C._set_grad_enabled(recording)
+        try:
+            return step(self, *args, **kwargs)
+        finally:
+            torch._C._set_grad_enabled(was)
 
     # recursive: nothing the step calls (rules, engines, kernels) is traced either
     return torch.compiler.disable(run_step, recursive=True)  # type: ignore[return-value]

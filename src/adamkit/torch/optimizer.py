@@ -20,6 +20,7 @@ from . import nonfinite as nonfinite_policy
 from .compile import eager_step
 from .engine import Engine, ReferenceEngine
 from .flags import check_flags
+from .step_hooks import with_step_hooks
 
 #: torch.optim's bookkeeping arguments, stored in every group as torch stores them
 #: so that state_dicts have the same group keys both ways.
@@ -56,6 +57,9 @@ class RuleOptimizer(torch.optim.Optimizer):
     """
 
     rule: Rule
+
+    #: torch.optim's step wrapper (hooks, profiler label), its label recorded in C++ (:mod:`.step_hooks`)
+    profile_hook_step = staticmethod(with_step_hooks)
 
     def __init__(
         self,

@@ -15,7 +15,8 @@ every check still holds:
 
 * the group holds the same parameter objects, in the same order;
 * each parameter has a gradient that its record accepts and the same state dict, holding the
-  same objects at the same addresses (:meth:`.fit.Checked.scalar_values`, :meth:`same_state`);
+  same objects at the same addresses (what :meth:`.fit.Checked.scalar_values` and
+  :meth:`.fit.Checked.holds` check, here for the whole group at once: :class:`ReplayChecks`);
 * every tensor has the same scalar state (one step count for the group: one row of kernel
   scalars), and the kernel the family chooses for it is the one replayed;
 * the first tensor's state arrays, as the kernel takes them under today's hyperparameters,
@@ -30,6 +31,7 @@ from __future__ import annotations
 
 import operator
 from collections import OrderedDict
+from itertools import chain, cycle
 from typing import Any
 
 import numpy as np
@@ -62,18 +64,7 @@ class Replays(OrderedDict):
 class Replay:
     """What a group's last fused step built, to run it again (see the module's doc)."""
 
-    __slots__ = (
-        "params",
-        "records",
-        "family",
-        "kernel",
-        "layout",
-        "names",
-        "pattern",
-        "tables",
-        "rows",
-        "steps",
-    )
+    __slots__ = ("params", "records", "family", "kernel", "layout", "names", "pattern", "tables", "checks")
 
     def __init__(
         self, params: list, records: list[Checked], family: Any, kernel: Any, layout: tuple, tables: list
@@ -86,17 +77,15 @@ class Replay:
         self.pattern = tuple(t is None for t in records[0].tensors)
         #: per table: the parameters' indices in its rows, its address and scalar arrays, its launch
         self.tables = tables
-        #: per parameter, what its checks compare with (:func:`check_rows`)
-        self.rows = check_rows(records)
-        #: the scalar state's NumPy views, per parameter (steps are counted per tensor, as torch does)
-        self.steps = [views for *_, views in self.rows]
+        #: what each step confirms of the records, and where it writes the new step counts
+        self.checks = ReplayChecks(records)
 
     def run(self, group: dict[str, Any], state: dict, hp: dict[str, Any], memo: dict) -> bool:
         """Replay the step on ``group``; False (having changed nothing) where a check fails."""
         params = group["params"]
         if len(params) != len(self.params) or not all(map(operator.is_, params, self.params)):
             return False
-        confirmed = confirm(params, self.rows, state)
+        confirmed = self.checks.confirm(params, state)
         if confirmed is None:
             return False
         grads, first = confirmed
@@ -120,21 +109,8 @@ class Replay:
             addresses[:, 1] = grads if len(self.tables) == 1 else grads[rows]
             scalars[:] = args  # Python floats rounded to the table's dtype, as torch casts them
             launch()
-        store(self.records, self.steps, self.names, new_scalars)
+        self.checks.store(self.names, new_scalars)
         return True
-
-
-def store(records: list[Checked], steps: list[tuple], names: tuple[str, ...], new: dict[str, Any]) -> None:
-    """Write a step's new scalar state into every parameter's views (``steps``, in the order of
-    ``names``: :func:`scalar_names`); a step that writes other keys too leaves it to each record."""
-    if len(new) != len(names) or not all(key in new for key in names):
-        for record in records:
-            record.store(new)
-        return
-    values = [new[key] for key in names]
-    for views in steps:
-        for view, value in zip(views, values, strict=True):
-            view[()] = value
 
 
 def scalar_names(layout: tuple) -> tuple[str, ...]:
@@ -156,55 +132,98 @@ def keeps(records: list[Checked]) -> bool:
     )
 
 
-def check_rows(records: list[Checked]) -> list[tuple]:
-    """Per record, what :func:`confirm` compares with: its own checks' values and its state dict's objects."""
-    return [
-        (
-            record.p_state,
-            tuple(record.p_state.values()),
-            record.address,
-            record.dtype,
-            record.shape,
-            record.complex,
-            record.cpu,
-            record.state_tensors,
-            record.state_addresses,
-            tuple(view for _, _, view in record.scalars),
-        )
-        for record in records
-    ]
+#: ``param.grad``, and a gradient's kind as :meth:`.fit.Checked.scalar_values` checks it
+#: (on the CPU; on another device, its device)
+GRAD = operator.attrgetter("grad")
+CPU_KIND = operator.attrgetter("layout", "dtype", "shape", "is_cpu")
+DEVICE_KIND = operator.attrgetter("layout", "dtype", "shape", "device")
+PLAIN = frozenset(PLAIN_TENSORS)
 
 
-def confirm(params: Any, rows: list[tuple], state: dict) -> tuple[list[int], tuple] | None:
-    """For ``params`` and their :func:`check_rows`: the gradients' addresses and the one scalar state
-    they share, if every record's checks still hold (:meth:`.fit.Checked.scalar_values`, then the
-    state's objects and addresses) and every tensor has the same scalar state; else None."""
-    grads = []
-    first = None
-    for param, row in zip(params, rows, strict=True):
-        p_state, values, address, dtype, shape, complex_, cpu, tensors, addresses, views = row
-        grad = param.grad
+class ReplayChecks:
+    """The checks of :meth:`.fit.Checked.scalar_values` and :meth:`.fit.Checked.holds` for every
+    record of a replay at once, and the write of the new step counts.
+
+    Each check is one pass over a whole list in C (``map`` of torch's getters, list equality,
+    ``all`` of ``operator.is_``), not a Python loop over tensors: a tiny GPT-2's 148 tensors took
+    about 2 us each in such a loop. The Python calls a step makes no longer grow with the tensors.
+    """
+
+    __slots__ = (
+        "records",
+        "p_states",
+        "lengths",
+        "values",
+        "addresses",
+        "kind",
+        "kinds",
+        "conj",
+        "state_tensors",
+        "state_addresses",
+        "views",
+        "count",
+    )
+
+    def __init__(self, records: list[Checked]) -> None:
+        self.records = records
+        #: each parameter's state dict, its length, and every value of them in order
+        self.p_states = [record.p_state for record in records]
+        self.lengths = list(map(len, self.p_states))
+        self.values = list(chain.from_iterable(map(dict.values, self.p_states)))
+        self.addresses = [record.address for record in records]
+        cpu = all(record.cpu for record in records)
+        self.kind = CPU_KIND if cpu else DEVICE_KIND
+        self.kinds = [(torch.strided, r.dtype, r.shape, True if cpu else r.where[0]) for r in records]
+        self.conj = any(record.complex for record in records)  # only complex tensors carry a conjugate bit
+        self.state_tensors = [t for record in records for t in record.state_tensors]
+        self.state_addresses = [a for record in records for a in record.state_addresses]
+        #: the scalar state's NumPy views, record after record (steps are counted per tensor, as torch does)
+        self.views = [view for record in records for _, _, view in record.scalars]
+        self.count = len(records[0].scalars)  # per record: one layout (:func:`keeps`)
+
+    def confirm(self, params: Any, state: dict) -> tuple[list[int], tuple] | None:
+        """For the records' ``params``: the gradients' addresses and the one scalar state they share,
+        if every record's checks still hold and every tensor has the same scalar state; else None."""
+        grads = list(map(GRAD, params))
         if not (
-            grad is not None
-            and type(grad) in PLAIN_TENSORS
-            and param.data_ptr() == address
-            and state.get(param) is p_state
-            and grad.layout is torch.strided
-            and grad.dtype is dtype
-            and grad.shape == shape
-            and grad.is_contiguous()
-            and not grad.is_neg()
-            and not (complex_ and grad.is_conj())
-            and (grad.is_cpu if cpu else grad.device == param.device)
-            and len(p_state) == len(values)
-            and all(map(operator.is_, p_state.values(), values))
-            and list(map(torch.Tensor.data_ptr, tensors)) == addresses
+            set(map(type, grads)) <= PLAIN  # (a missing gradient: NoneType)
+            and list(map(self.kind, grads)) == self.kinds
+            and all(map(torch.Tensor.is_contiguous, grads))
+            and not any(map(torch.Tensor.is_neg, grads))
+            and not (self.conj and any(map(torch.Tensor.is_conj, grads)))
+            and list(map(torch.Tensor.data_ptr, params)) == self.addresses  # not moved
+            and self.same_state(params, state)
+            and list(map(len, self.p_states)) == self.lengths
+            and all(map(operator.is_, chain.from_iterable(map(dict.values, self.p_states)), self.values))
+            and list(map(torch.Tensor.data_ptr, self.state_tensors)) == self.state_addresses  # not re-pointed
         ):
             return None
-        scalars = tuple(view.item() for view in views)
-        if first is None:
-            first = scalars
-        elif scalars != first:  # steps counted apart (a parameter frozen for a while)
+        values = list(map(np.ndarray.item, self.views))
+        first = values[: self.count]
+        if values != first * len(self.records):  # steps counted apart (a parameter frozen for a while)
             return None
-        grads.append(grad.data_ptr())
-    return grads, first
+        return list(map(torch.Tensor.data_ptr, grads)), tuple(first)
+
+    def same_state(self, params: Any, state: dict) -> bool:
+        """Whether ``state`` still holds each parameter's state dict (not replaced, not reloaded). Where
+        the group owns the whole state, in its order (one group, the usual case), its keys and values
+        are compared in order, without hashing each parameter (``Tensor.__hash__`` is Python code)."""
+        p_states = self.p_states
+        if len(state) == len(p_states) and all(map(operator.is_, state, params)):
+            return all(map(operator.is_, state.values(), p_states))
+        return all(map(operator.is_, map(state.get, params), p_states))
+
+    def store(self, names: tuple[str, ...], new: dict[str, Any]) -> None:
+        """Write a step's new scalar state into every record's views (``names``: :func:`scalar_names`,
+        the views' order); a step that writes other keys too leaves it to each record."""
+        if len(new) != len(names) or not all(key in new for key in names):
+            for record in self.records:
+                record.store(new)
+            return
+        if self.count == 1:
+            value = new[names[0]]
+            for view in self.views:
+                view[()] = value
+            return
+        for view, value in zip(self.views, cycle([new[key] for key in names]), strict=False):
+            view[()] = value

@@ -8,7 +8,7 @@ the step), :class:`LowBitReplay` keeps the split, the low-bit records and the ke
 The next step replays them if the group holds the same parameters at the same ``state_bits``,
 every 32-bit one has a dense gradient, the state arrays are those of today's flags, and every
 low-bit tensor passes its record's checks with the same step count
-(:func:`adamkit.torch.replay.confirm`). Then only the gradients' addresses, the scalar row and
+(:class:`adamkit.torch.replay.ReplayChecks`). Then only the gradients' addresses, the scalar row and
 the per-array extras (16-bit rounding seeds, from the new step) are written into the kept
 arrays; the 32-bit tensors take the fp32 engine, which replays its own step.
 """
@@ -23,14 +23,14 @@ import numpy as np
 from ...rules.spec import Rule
 from ..fit import from_key
 from ..fused import bump_versions
-from ..replay import check_rows, confirm, keeps, scalar_names, store
+from ..replay import ReplayChecks, keeps, scalar_names
 from .fused import Kept, LowBitKernels, bound_table
 
 
 class LowBitReplay:
     """A low-bit group's last step, to run again (see the module's doc)."""
 
-    __slots__ = ("params", "bits", "full", "fused", "kept", "layout", "names", "rows", "steps", "launches")
+    __slots__ = ("params", "bits", "full", "fused", "kept", "layout", "names", "checks", "launches")
 
     def __init__(
         self, params: list, bits: int, full: list, fused: list, kept: Kept, family: LowBitKernels, hp: dict
@@ -41,8 +41,7 @@ class LowBitReplay:
         self.launches = [bound_table(device, family, bits, hp, arrays) for device, _, *arrays in kept.tables]
         self.layout = kept.records[0].layout
         self.names = scalar_names(self.layout)
-        self.rows = check_rows(kept.records)
-        self.steps = [views for *_, views in self.rows]
+        self.checks = ReplayChecks(kept.records)
 
     @staticmethod
     def keeps(kept: Kept | None) -> bool:
@@ -67,7 +66,7 @@ class LowBitReplay:
             grad = param.grad
             if grad is None or grad.is_sparse:  # the general path frees a record, or refuses sparse rows
                 return False
-        confirmed = confirm(self.fused, self.rows, state)
+        confirmed = self.checks.confirm(self.fused, state)
         if confirmed is None:
             return False
         grads, first = confirmed
@@ -86,7 +85,7 @@ class LowBitReplay:
             extra[:] = extras
             launch()
         bump_versions(self.kept.written)
-        store(self.kept.records, self.steps, self.names, new_scalars)
+        self.checks.store(self.names, new_scalars)
         if self.full:
             full_engine.step_group(rule, {**group, "params": self.full}, state)
         return True
