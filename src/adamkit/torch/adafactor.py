@@ -29,7 +29,8 @@ class Adafactor(RuleOptimizer):
         maximize: ascend the objective instead of descending it.
         fused, state_bits, nonfinite, foreach, capturable, differentiable: as for
             :class:`adamkit.torch.Adam`
-            (the fused engine runs CPU float32 and float64 tensors in four passes, see
+            (the fused engine runs float32 and float64 tensors in four passes, numba on the CPU and
+            Triton on CUDA devices, see
             :mod:`adamkit.torch.fused_adafactor`; DTensor shards and the rest take the reference
             engine; its factored state is already small: ``state_bits`` 32 only).
 

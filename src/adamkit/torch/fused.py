@@ -104,6 +104,7 @@ class Table:
         self.totals: np.ndarray | None = None  # per-tensor sums, after launch (kernels with reductions)
         self.size_array: np.ndarray | None = None  # sizes as an array, at launch
         self.address_array: np.ndarray | None = None  # addresses as an array, at launch
+        self.first_rows: np.ndarray | None = None  # each row's scalars in float64, at launch
         self.whole_sizes: dict[int, int] = {}  # row -> the whole tensor's reals, for a local shard's row
 
     def add(self, checked: Checked, grad: torch.Tensor, scalars: tuple) -> int:
@@ -125,16 +126,17 @@ class Table:
         (kept by a :class:`.replay.Replay`, which writes a later step's values into them)."""
         self.size_array = np.array(self.sizes, np.int64)
         addresses = self.address_array = np.array(self.addresses, np.int64).reshape(len(self.sizes), -1)
-        distinct = np.array(self.distinct, np.float64).astype(self.dtype)  # as torch casts a Python float
-        scalars = distinct[np.array(self.which, np.intp)]
+        # each row's scalars in float64 (a second pass computes its own from them), then rounded to
+        # the table's dtype as torch casts a Python float
+        self.first_rows = np.array(self.distinct, np.float64)[np.array(self.which, np.intp)]
+        scalars = self.first_rows.astype(self.dtype)
         self.launch_arrays(addresses, scalars)
         return addresses, scalars
 
     def launch_second(self) -> None:
         """The kernel's second pass (:class:`.kernels.contract.SecondPass`) over the same rows, with
         scalars from the first pass's and the per-tensor sums (after any all-reduce of them)."""
-        second = self.kernel.then
-        first = np.array(self.distinct, np.float64)[np.array(self.which, np.intp)]
+        second, first = self.kernel.then, self.first_rows
         sizes = self.size_array.copy()  # a shard's row counts its whole tensor (the cautious rescale's d)
         sizes[list(self.whole_sizes)] = list(self.whole_sizes.values())
         launch = launcher(self.device.type)

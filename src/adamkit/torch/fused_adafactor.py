@@ -1,4 +1,4 @@
-"""Adafactor's fused engine: a param group's step in four kernel launches per dtype, on the CPU.
+"""Adafactor's fused engine: a param group's step in four passes (one launch each per dtype on the CPU).
 
 The generic fused engine (:mod:`.fused`) gathers tensors whose state is the parameter's shape, in
 blocks of elements, with a fixed number of sums per tensor. Adafactor's factors are a matrix's row
@@ -9,7 +9,7 @@ on the host as the rule does, the step size from the sums of squares.
 
 On a CUDA device, where Triton is installed, the same passes run as Triton kernels
 (:mod:`adamkit.torch.gpu.adafactor`, from the same :class:`Entry` rows): ``RUNNERS`` says which
-function runs each device type's tensors.
+function runs each device type's tensors (on CUDA, kernels per tensor: batching them is left to do).
 
 What the kernels cannot take goes to the reference engine, parameter by parameter (``engine_of``
 says which ran): a dtype other than float32 and float64, a tensor that is not a plain contiguous
