@@ -27,6 +27,7 @@ bench: $(STAMP)
 	$(PY) benchmarks/codec.py
 	$(PY) benchmarks/memory.py
 	$(PY) benchmarks/modern.py
+	$(PY) benchmarks/pairs.py Adam Lion AdaBelief AdEMAMix ScheduleFreeAdamW
 	$(PY) benchmarks/fsdp.py
 	$(PY) benchmarks/gpu.py
 	$(PY) benchmarks/keras.py --jit
