@@ -515,12 +515,38 @@ def fsdp_two_pass(rank: int, world: int, out: Path, steps: int = 3, triton: bool
     return results
 
 
+def fsdp_schedule_free(steps: int = 4) -> dict:
+    """Schedule-Free AdamW's fused kernel on local shards (its averaging sums are host numbers, one per
+    tensor) against the reference engine in one process, compared at the average ``x`` (``eval()``)."""
+    from torch.distributed.fsdp import fully_shard
+
+    model, plain = mlp(), mlp()
+    fully_shard(model)
+    kwargs = {"lr": 1e-2, "weight_decay": 0.1, "warmup_steps": 2}
+    opt = ak.ScheduleFreeAdamW(model.parameters(), **kwargs)
+    ref = ak.ScheduleFreeAdamW(plain.parameters(), fused=False, **kwargs)
+    opt.train()
+    ref.train()
+    for step in range(steps):
+        set_grads(list(model.parameters()), list(plain.parameters()), step)
+        opt.step()
+        ref.step()
+    opt.eval()
+    ref.eval()
+    worst = max(
+        ((p.full_tensor() - q).abs().max() / q.abs().max()).item()
+        for p, q in zip(model.parameters(), plain.parameters(), strict=True)
+    )
+    return {"param": worst, "engines": sorted({opt.engine_of(p) for p in model.parameters()})}
+
+
 def two_ranks(rank: int, world: int, out: Path) -> dict:
     """Everything that runs on 2 ranks, in one job (each process start costs seconds)."""
     triton = importlib.util.find_spec("triton") is not None and os.environ.get("TRITON_INTERPRET") == "1"
     return {
         "two_pass": fsdp_two_pass(rank, world, out),
         "two_pass_triton": fsdp_two_pass(rank, world, out, triton=True) if triton else {},
+        "schedule_free": fsdp_schedule_free(),
         "families": fsdp_families(rank, world, out),
         "training": fsdp_training(rank, world, out),
         "checkpoint": checkpoint_save(rank, world, out),

@@ -88,6 +88,13 @@ def test_fsdp2_two_pass_kernels_sum_over_the_whole_tensor(two):
         assert result["param"] < 1e-6, name  # float32 rounding of the sums and roots only
 
 
+def test_fsdp2_schedule_free_runs_fused_on_shards(two):
+    """Schedule-Free AdamW's fused step on each rank's rows equals one process's reference engine."""
+    _, results = two
+    assert results["schedule_free"]["engines"] == ["fused"]
+    assert results["schedule_free"]["param"] < 1e-6  # float32 rounding only (1.5e-7 measured)
+
+
 def test_fsdp2_training_follows_one_process(two):
     _, results = two
     training = results["training"]
