@@ -123,13 +123,16 @@ def scalar_entry(entry: Any) -> bool:
     return isinstance(entry, str) or entry[1] is np.float32
 
 
-def keeps(records: list[Checked]) -> bool:
+def keeps(records: list[Checked], scalars_only: bool = False) -> bool:
     """Whether a step of ``records`` can be replayed: one layout of scalar state, every scalar a
     tensor with a NumPy view (:func:`.fit.numpy_view`: read and written in place), as torch.optim
-    keeps ``step``."""
-    return len({record.layout for record in records}) == 1 and all(
-        view is not None for record in records for _, _, view in record.scalars
-    )
+    keeps ``step``. ``scalars_only``: layouts may differ in their arrays' entries (the low-bit
+    kernels' table, whose small tensors keep float32 moments under other keys than the codes)."""
+    if scalars_only:
+        layouts = {tuple(filter(scalar_entry, record.layout)) for record in records}
+    else:
+        layouts = {record.layout for record in records}
+    return len(layouts) == 1 and all(view is not None for record in records for _, _, view in record.scalars)
 
 
 #: ``param.grad``, and a gradient's kind as :meth:`.fit.Checked.scalar_values` checks it

@@ -23,7 +23,9 @@ tensor of the group, as :mod:`adamkit.torch.kernels.jit` lays out the fp32 kerne
 launchers call :func:`adam8_entry` or :func:`adam16_entry` for each unit); a unit never
 straddles two tensors, and its blocks start at multiples of 256 of their tensor.
 Row ``t`` of ``addresses`` is, for 8 bits, ``param, grad, m codes, m absmax, v codes,
-v absmax, max-v codes, max-v absmax`` (0 for the last two without AMSGrad); for 16 bits
+v absmax, max-v codes, max-v absmax`` (0 for the last two without AMSGrad), or for a tensor
+under 8-bit blocks' minimum size, which keeps float32 moments, ``param, grad, m, 0, v, 0,
+max v, 0`` (:func:`float32_moments`: one call for the whole group); for 16 bits
 ``param, grad, m, v, max v``, and row ``t`` of ``seeds`` their rounding seeds. Row ``t``
 of ``scalars`` is :func:`adamkit.torch.kernels.adam.scalars`' arguments in float32.
 """
@@ -32,7 +34,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..kernels.jit import block_kernel, decayed, element, memory_at, table
+from ..kernels.adam import adam_block
+from ..kernels.jit import block_kernel, decayed, element, locate, memory_at, table
 from . import avx2, simd, vbmi
 from .dynamic_map import SIGNED, UNSIGNED, DynamicMap
 from .jit import (
@@ -47,7 +50,8 @@ from .jit import (
 )
 
 BLOCK = 256  # values per absmax (the quantisation block)
-UNIT = 64 * BLOCK  # values per unit of parallel work
+UNIT = 64 * BLOCK  # values per unit of parallel work (a replayed group split over threads: SPLIT_UNIT)
+SPLIT_UNIT = 8 * BLOCK  # :data:`adamkit.torch.kernels.jit.SPLIT_BLOCK`: whole quantisation blocks
 AHEAD = 16  # blocks between the one updated and the one prefetched
 
 
@@ -107,21 +111,6 @@ encode = _encode_avx512 if simd.AVAILABLE else _encode_avx2 if avx2.AVAILABLE el
 _U8 = np.zeros(1, np.uint8)
 _U16 = np.zeros(1, np.uint16)
 _U64 = np.zeros(1, np.uint64)
-
-
-def unit_starts(sizes: np.ndarray) -> np.ndarray:
-    """``starts[t]``: the index of tensor ``t``'s first unit; ``starts[-1]`` is the number of units."""
-    starts = np.zeros(len(sizes) + 1, np.int64)
-    np.cumsum((sizes + UNIT - 1) // UNIT, out=starts[1:])
-    return starts
-
-
-@block_kernel
-def locate(u, sizes, starts):
-    """Unit ``u``: its tensor and its element range ``lo:hi``."""
-    t = np.searchsorted(starts, u, side="right") - 1
-    lo = (u - starts[t]) * UNIT
-    return t, lo, min(lo + UNIT, sizes[t])
 
 
 @element
@@ -187,18 +176,48 @@ def adam_update_amsgrad(param, grad, m, v, x, s):
 
 
 @element
-def adam8_unit(u, addresses, sizes, starts, scalars, signed_map, unsigned_map, amsgrad):
+def float32_moments(param, grad, a, lo, hi, s, like, amsgrad):
+    """A row of float32 moments (``m``, ``v``, ``max v`` at ``a[2]``, ``a[4]``, ``a[6]``): a tensor too
+    small for 8-bit blocks, which keeps 32-bit moments, stepped in the same call as the 8-bit ones
+    by :func:`adamkit.torch.kernels.adam.adam_block`, the fp32 engine's update (the same bits)."""
+    adam_block(
+        param,
+        grad,
+        memory_at(a[2], lo, hi, like),
+        memory_at(a[4], lo, hi, like),
+        memory_at(a[6], lo, hi if amsgrad else lo, like),
+        s[0],
+        s[1] != 0,
+        s[2],
+        s[3],
+        s[4],
+        s[5],
+        s[6],
+        amsgrad,
+        s[8],
+        s[9],
+        s[10],
+        False,
+        s[12],
+    )
+
+
+@element
+def adam8_unit(u, addresses, sizes, starts, scalars, signed_map, unsigned_map, amsgrad, unit):
     """Unit ``u``: each 256-value block decoded, updated and encoded, its moments in an L1-sized buffer.
 
     ``amsgrad`` is a constant of the entry point that inlines this function: numba drops the
     other branch before compiling, so each entry compiles only its own decoders and encoders
     (a first step compiles about a third faster than with both in one entry).
     """
-    t, lo, hi = locate(u, sizes, starts)
+    t, lo, hi = locate(u, sizes, starts, unit)
     a, s = addresses[t], scalars[t]
     first, last = lo // BLOCK, (hi + BLOCK - 1) // BLOCK
     param = memory_at(a[0], lo, hi, scalars[0])
     grad = memory_at(a[1], lo, hi, scalars[0])
+    if a[3] == 0:  # float32 moments (no absmax): the fp32 kernel's own update, bit for bit
+        float32_moments(param, grad, a, lo, hi, s, scalars[0], amsgrad)
+        return
     m_codes = memory_at(a[2], lo, hi, _U8)
     m_absmax = memory_at(a[3], first, last, scalars[0])
     v_codes = memory_at(a[4], lo, hi, _U8)
@@ -233,7 +252,7 @@ def adam8_entry(u, addresses, tensors, width, sizes, starts, scalars, count, blo
     (:func:`adamkit.torch.kernels.jit.entry_signature`); the maps are :data:`MAPS`, compiled in as
     constants."""
     a, z, s, c = table(addresses, tensors, width, sizes, starts, scalars, count)
-    adam8_unit(u, a, z, s, c, MAPS[0], MAPS[1], False)
+    adam8_unit(u, a, z, s, c, MAPS[0], MAPS[1], False, block)
 
 
 def adam8_amsgrad_entry(
@@ -241,16 +260,16 @@ def adam8_amsgrad_entry(
 ):
     """:func:`adam8_entry` with AMSGrad's running maximum of the second moment."""
     a, z, s, c = table(addresses, tensors, width, sizes, starts, scalars, count)
-    adam8_unit(u, a, z, s, c, MAPS[0], MAPS[1], True)
+    adam8_unit(u, a, z, s, c, MAPS[0], MAPS[1], True, block)
 
 
 @block_kernel
-def adam16_unit(u, addresses, sizes, starts, scalars, seeds):
+def adam16_unit(u, addresses, sizes, starts, scalars, seeds, unit):
     """Unit ``u``: bfloat16 moments loaded, updated in float32, rounded back stochastically.
 
     ``seeds[t]``: the rounding seeds of ``m``, ``v`` and ``max v`` (:func:`.codecs.rounding_seed`).
     """
-    t, lo, hi = locate(u, sizes, starts)
+    t, lo, hi = locate(u, sizes, starts, unit)
     a, s = addresses[t], scalars[t]
     sign, l2, weight_decay, decay = s[0], s[1] != 0, s[2], s[3]
     one_minus_beta1, beta2, one_minus_beta2 = s[4], s[5], s[6]
@@ -292,4 +311,4 @@ def adam16_entry(u, addresses, tensors, width, sizes, starts, scalars, count, bl
     ``extra`` is the address of the ``tensors x 3`` rounding seeds."""
     a, z, s, c = table(addresses, tensors, width, sizes, starts, scalars, count)
     seeds = memory_at(extra, 0, tensors * extra_count, _U64).reshape((tensors, extra_count))
-    adam16_unit(u, a, z, s, c, seeds)
+    adam16_unit(u, a, z, s, c, seeds, block)

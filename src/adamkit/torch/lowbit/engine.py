@@ -105,6 +105,7 @@ class LowBitEngine:
             self.replays.keep(key, replay)
             return
         full, fused, reference, shards = [], [], [], []
+        float32 = set()  # ids of the fused ones whose moments stay 32-bit (under 8-bit blocks' minimum)
         for param in group["params"]:
             grad = param.grad
             if grad is None:
@@ -119,7 +120,11 @@ class LowBitEngine:
                 )
             precision = precision_for(param, bits)
             self.ran.pop(id(param), None)
-            if precision == 32 and param.dtype == work_dtype(param) or param.is_complex():
+            if self.takes_float32(param, state[param], hp, precision):  # in the 8-bit kernels' call
+                fused.append(param)
+                float32.add(id(param))
+                self.ran[id(param)] = "fused"
+            elif precision == 32 and param.dtype == work_dtype(param) or param.is_complex():
                 full.append(param)
             elif self.kernel is not None and is_dtensor(param):  # its local shard, if the kernels take it
                 shard = self.local_shard(param, state[param])
@@ -141,7 +146,7 @@ class LowBitEngine:
                 **{p: state[p] for p in fused if p in state},
                 **local_states(shards),
             }
-            kept = self.kernel.step(rule, fused, hp, states, bits)
+            kept = self.kernel.step(rule, fused, hp, states, bits, frozenset(float32))
             if not reference and not shards and len(full) + len(fused) == len(group["params"]):
                 self.keep_replay(key, group, bits, full, fused, kept, hp)
         for param in reference:
@@ -156,6 +161,19 @@ class LowBitEngine:
             from ...distributed.shards import release
 
             release(shards)
+
+    def takes_float32(self, param: torch.Tensor, p_state: State, hp: dict[str, Any], precision: int) -> bool:
+        """Whether a tensor that keeps 32-bit moments in an 8-bit group steps in the low-bit kernels'
+        call (:meth:`.fused.LowBitKernels.takes_float32`) rather than through the usual engine: only
+        where that engine would have been the fused one (same kernel, same bits)."""
+        return (
+            self.kernel is not None
+            and self.kernel.takes_float32(precision)
+            and getattr(self.full, "name", None) == "fused"
+            and not param.is_complex()
+            and not is_dtensor(param)
+            and self.kernel.takes(param, p_state, hp, precision)
+        )
 
     def keep_replay(
         self, key: tuple, group: dict, bits: int, full: list, fused: list, kept: Any, hp: dict

@@ -27,8 +27,8 @@ from collections.abc import Callable
 
 import numpy as np
 
-from ..kernels.jit import element, memory_at, table
-from .adam_kernels import _U8, _U16, BLOCK, MAPS, decode, encode, locate
+from ..kernels.jit import element, locate, memory_at, table
+from .adam_kernels import _U8, _U16, BLOCK, MAPS, decode, encode
 from .jit import bf16_load, bf16_store_stochastic, float_bits, magnitude_max
 
 CHUNK = 4 * BLOCK  # values decoded, updated and encoded together
@@ -101,13 +101,13 @@ def encode_chunk(a, k, c, n, values, signed, like):
 
 
 @element
-def family8_unit(u, addresses, sizes, starts, scalars, work, signed):
+def family8_unit(u, addresses, sizes, starts, scalars, work, signed, unit):
     """Unit ``u``: chunk by chunk, the state decoded, ``work`` run on it, the state encoded.
 
     ``addresses[t]``: ``param, grad``, then codes and absmax of each state array;
     ``signed[t, k]``: whether array ``k`` takes the signed map.
     """
-    t, lo, hi = locate(u, sizes, starts)
+    t, lo, hi = locate(u, sizes, starts, unit)
     a = addresses[t]
     buffers = np.empty((ARRAYS, CHUNK), np.float32)
     mini, mini_sizes, mini_starts = chunk_arrays()
@@ -124,13 +124,13 @@ def family8_unit(u, addresses, sizes, starts, scalars, work, signed):
 
 
 @element
-def family16_unit(u, addresses, sizes, starts, scalars, seeds, work):
+def family16_unit(u, addresses, sizes, starts, scalars, seeds, work, unit):
     """Unit ``u``: chunk by chunk, the bfloat16 state loaded, ``work`` run on it, the state rounded back.
 
     ``addresses[t]``: ``param, grad``, then each state array; ``seeds[t, k]``: array ``k``'s
     rounding seed, or :data:`NEAREST`.
     """
-    t, lo, hi = locate(u, sizes, starts)
+    t, lo, hi = locate(u, sizes, starts, unit)
     a = addresses[t]
     buffers = np.empty((ARRAYS, CHUNK), np.float32)
     mini, mini_sizes, mini_starts = chunk_arrays()
@@ -163,12 +163,12 @@ def entries(family: str, work: Callable) -> dict[int, Callable]:
     def entry8(u, addresses, tensors, width, sizes, starts, scalars, count, block, extra, extra_count):
         a, z, s, c = table(addresses, tensors, width, sizes, starts, scalars, count)
         signed = memory_at(extra, 0, tensors * extra_count, _U64).reshape((tensors, extra_count))
-        family8_unit(u, a, z, s, c, work, signed)
+        family8_unit(u, a, z, s, c, work, signed, block)
 
     def entry16(u, addresses, tensors, width, sizes, starts, scalars, count, block, extra, extra_count):
         a, z, s, c = table(addresses, tensors, width, sizes, starts, scalars, count)
         seeds = memory_at(extra, 0, tensors * extra_count, _U64).reshape((tensors, extra_count))
-        family16_unit(u, a, z, s, c, seeds, work)
+        family16_unit(u, a, z, s, c, seeds, work, block)
 
     found = {8: entry8, 16: entry16}
     for bits, entry in found.items():  # a name of its own: the compiled code is cached by name

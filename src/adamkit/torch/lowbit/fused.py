@@ -25,7 +25,7 @@ from ...rules.spec import Rule, State
 from ..fit import Checked, plain, takes
 from ..fused import bump_versions, imported
 from ..kernels.contract import FusedKernel
-from ..kernels.jit import bind, entry_point, run
+from ..kernels.jit import PARALLEL_MIN, SPLIT_MAX, bind, entry_point, kept_starts, run
 from . import adam_kernels as kernels
 from . import families
 from .codecs import BLOCK, absmax_key, codes_key, rounding_seed
@@ -63,6 +63,9 @@ def beside(t: Any, param: torch.Tensor) -> bool:
 
 def stored_as(p_state: State, name: str, param: torch.Tensor, precision: int) -> bool:
     """Whether moment ``name`` is stored at ``precision`` in the layout the kernels read."""
+    if precision == 32:
+        t = p_state.get(name)
+        return beside(t, param) and t.dtype == torch.float32 and t.shape == param.shape and t.is_contiguous()
     if precision == 16:
         t = p_state.get(name)
         return beside(t, param) and t.dtype == torch.bfloat16 and t.shape == param.shape
@@ -80,7 +83,9 @@ def stored_as(p_state: State, name: str, param: torch.Tensor, precision: int) ->
 def stored_empty(p_state: State, name: str, param: torch.Tensor, precision: int) -> None:
     """Moment ``name`` stored as zeros at ``precision`` (for a kernel that writes it whole)."""
     dense = torch.contiguous_format
-    if precision == 16:
+    if precision == 32:
+        p_state[name] = torch.zeros_like(param, dtype=torch.float32, memory_format=dense)
+    elif precision == 16:
         p_state[name] = torch.zeros_like(param, dtype=torch.bfloat16, memory_format=dense)
     else:
         p_state[codes_key(name)] = torch.zeros_like(param, dtype=torch.uint8, memory_format=dense)
@@ -118,9 +123,12 @@ class LowBitKernels:
             ):
                 return True
             del self.checked[id(param)]  # something was swapped: checked again in full
-        if precision not in (8, 16) or param.dtype != torch.float32 or hp.get("differentiable", False):
+        if precision not in (8, 16) and not self.takes_float32(precision):
             return False
-        if not takes(param, grad, self.devices) or not self.kernel.supports(hp):
+        if param.dtype != torch.float32 or hp.get("differentiable", False):
+            return False
+        devices = self.devices if precision != 32 else ("cpu",)
+        if not takes(param, grad, devices) or not self.kernel.supports(hp):
             return False
         if not p_state:  # created at the first step, in the kernels' layout
             return True
@@ -130,6 +138,12 @@ class LowBitKernels:
             if n is not None
         )
 
+    def takes_float32(self, precision: int) -> bool:
+        """Whether the 8-bit kernels take a tensor whose moments stay 32-bit (one under 8-bit blocks'
+        minimum size): Adam's do, on the CPU (:func:`.adam_kernels.float32_moments`), so that a
+        group's biases step in the same call as its matrices instead of through a second engine."""
+        return precision == 32 and self.name == "adam"
+
     def holds(self, checked: Checked, p_state: State, hp: dict[str, Any], precision: int) -> bool:
         try:
             return checked.holds(self, self.arrays(p_state, hp, precision))
@@ -137,24 +151,34 @@ class LowBitKernels:
             return False
 
     def arrays(self, p_state: State, hp: dict[str, Any], precision: int) -> tuple[torch.Tensor | None, ...]:
-        """The state tensors in the kernels' order: per array its bfloat16 tensor (16 bits), or its
-        codes and absmax (8 bits); None for arrays the flags leave unused."""
+        """The state tensors in the kernels' order: per array its bfloat16 tensor (16 bits), its codes
+        and absmax (8 bits) or its float32 tensor and None (32 bits, in an 8-bit table); None for
+        arrays the flags leave unused."""
         out: list[torch.Tensor | None] = []
         for name in self.names(hp):
             if name is None:
                 out += [None] if precision == 16 else [None, None]
             elif precision == 16:
                 out.append(p_state[name])
+            elif precision == 32:
+                out += [p_state[name], None]
             else:
                 out += [p_state[codes_key(name)], p_state[absmax_key(name)]]
         return tuple(out)
 
     def step(
-        self, rule: Rule, params: list[torch.Tensor], hp: dict[str, Any], state: dict, bits: int
+        self,
+        rule: Rule,
+        params: list[torch.Tensor],
+        hp: dict[str, Any],
+        state: dict,
+        bits: int,
+        float32: frozenset[int] = frozenset(),
     ) -> Kept | None:
-        """One step of ``params`` (all taken by :meth:`takes` at precision ``bits``): one kernel call
-        per device. Returns what a :class:`.replay.LowBitReplay` keeps of it (None where a moment
-        was born in this step: the records then see state that did not exist yet)."""
+        """One step of ``params`` (all taken by :meth:`takes` at precision ``bits``, but those whose
+        ids are in ``float32``: taken at 32, :meth:`takes_float32`): one kernel call per device.
+        Returns what a :class:`.replay.LowBitReplay` keeps of it (None where a moment was born in
+        this step: the records then see state that did not exist yet)."""
         tables: dict[torch.device, Table] = defaultdict(Table)
         written = []
         memo: dict[tuple, tuple] = {}  # the scalars and per-array extras, once per distinct state
@@ -163,16 +187,17 @@ class LowBitKernels:
         anything_born = False
         for param in params:
             p_state = state[param]
+            precision = 32 if id(param) in float32 else bits
             if not p_state:
-                p_state.update(fresh_lowbit_state(rule, param.detach(), hp, bits))
+                p_state.update(fresh_lowbit_state(rule, param.detach(), hp, precision))
             checked = self.checked.get(id(param))
             born: tuple[str, ...] = ()  # state the kernel creates (:attr:`born`), absent until it runs
             if checked is None:  # (a record holds every array: none is missing later)
                 born = tuple(n for n in names if n is not None and not has_moment(p_state, n))
                 for name in born:
-                    stored_empty(p_state, name, param, bits)
+                    stored_empty(p_state, name, param, precision)
                 anything_born = anything_born or bool(born)
-                tensors = self.arrays(p_state, hp, bits)
+                tensors = self.arrays(p_state, hp, precision)
                 checked = self.checked[id(param)] = Checked(rule, param, p_state, self, tensors, FLOAT32)
             current = {key: checked.value(key) for key, _, _ in checked.scalars}
             key = (tuple(current.items()), born)
@@ -279,7 +304,13 @@ def bound_table(
     if device.type != "cpu" or LAUNCHERS["cpu"] != CPU_LAUNCHER:
         return lambda: launch_table(device, family, precision, hp, arrays)
     entry = entry_point(family.entry(precision, hp.get("amsgrad", False)), np.float32)
-    return bind(entry, kernels.unit_starts(sizes), addresses, sizes, scalars, kernels.UNIT, extras)
+    launch = bind(entry, kept_starts(sizes, kernels.UNIT), addresses, sizes, scalars, kernels.UNIT, extras)
+    if PARALLEL_MIN <= sizes.sum() < SPLIT_MAX:  # over threads in finer units: the same bits (elementwise)
+        unit = kernels.SPLIT_UNIT
+        split = bind(entry, kept_starts(sizes, unit), addresses, sizes, scalars, unit, extras)
+        launch.split = split.arguments  # type: ignore[attr-defined]
+        launch.arrays += split.arrays  # type: ignore[attr-defined]  (its starts, kept alive by the call)
+    return launch
 
 
 def launch_table(
@@ -308,5 +339,5 @@ def launch_cpu(
     maps, ignore them) are laid out as :mod:`.adam_kernels` (``entry``: one of its entry points)
     or :mod:`.families` say.
     """
-    starts = kernels.unit_starts(sizes)
+    starts = kept_starts(sizes, kernels.UNIT)
     run(entry_point(entry, np.float32), starts, addresses, sizes, scalars, kernels.UNIT, extras)

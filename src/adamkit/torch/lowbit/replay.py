@@ -1,7 +1,8 @@
 """The low-bit engine's step replayed: :mod:`adamkit.torch.replay` for groups with ``state_bits`` 16 or 8.
 
 A group with 8-bit state splits each step: tensors too small for 8-bit blocks (biases) keep
-32-bit moments and go to the fp32 engine, the rest to the low-bit kernels, each classified,
+32-bit moments and go to the fp32 engine (or, for Adam on the CPU, into the 8-bit kernels' own
+call: :func:`.adam_kernels.float32_moments`), the rest to the low-bit kernels, each classified,
 checked and looked up per tensor (about 10 us a tensor for a tiny GPT-2). After a step that ran
 every tensor either way (none on the reference path, no DTensor shards, no moment created in
 the step), :class:`LowBitReplay` keeps the split, the low-bit records and the kernels' tables.
@@ -46,7 +47,7 @@ class LowBitReplay:
     @staticmethod
     def keeps(kept: Kept | None) -> bool:
         """Whether a step's :class:`.fused.Kept` can be replayed (:func:`adamkit.torch.replay.keeps`)."""
-        return kept is not None and bool(kept.records) and keeps(kept.records)
+        return kept is not None and bool(kept.records) and keeps(kept.records, scalars_only=True)
 
     def run(
         self, family: LowBitKernels, full_engine: Any, rule: Rule, group: dict, state: dict, hp: dict
