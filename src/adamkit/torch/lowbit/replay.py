@@ -74,7 +74,8 @@ class LowBitReplay:
         names = self.kept.names
         seen = {**from_key(self.layout, first), **{n: True for n in names if n is not None}}
         args, new_scalars = family.kernel.scalars(hp, seen)
-        extras = family.extras(names, new_scalars, self.bits)
+        # 8 bits: the extras are the arrays' maps, fixed by their names (checked above): as kept
+        extras = family.extras(names, new_scalars, self.bits) if self.bits == 16 else None
         several = len(self.kept.tables) > 1
         if several:
             grads = np.array(grads, np.int64)
@@ -83,7 +84,8 @@ class LowBitReplay:
         ):
             addresses[:, 1] = grads[rows] if several else grads
             scalars[:] = args  # Python floats rounded to float32, as torch casts them
-            extra[:] = extras
+            if extras is not None:
+                extra[:] = extras
             launch()
         bump_versions(self.kept.written)
         self.checks.store(self.names, new_scalars)
