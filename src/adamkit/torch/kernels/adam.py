@@ -113,18 +113,15 @@ def adam_agreeing(
     return count
 
 
-@block_kernel
-def adam_work(b, addresses, sizes, starts, scalars, block):
-    """Block ``b`` of the table (see :mod:`.jit`), with its tensor's scalars from :func:`scalars`."""
-    t, lo, hi = locate(b, sizes, starts, block)
-    a, s = addresses[t], scalars[t]
-    amsgrad = s[7] != 0
+@element
+def adam_row(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, s, amsgrad, cautious):
+    """:func:`adam_block` with its scalars read from a table's row ``s`` (:func:`scalars`' layout)."""
     adam_block(
-        memory_at(a[0], lo, hi, scalars),
-        memory_at(a[1], lo, hi, scalars),
-        memory_at(a[2], lo, hi, scalars),
-        memory_at(a[3], lo, hi, scalars),
-        memory_at(a[4], lo, hi if amsgrad else lo, scalars),
+        param,
+        grad,
+        exp_avg,
+        exp_avg_sq,
+        max_exp_avg_sq,
         s[0],
         s[1] != 0,
         s[2],
@@ -136,8 +133,26 @@ def adam_work(b, addresses, sizes, starts, scalars, block):
         s[8],
         s[9],
         s[10],
-        s[11] != 0,
+        cautious,
         s[12],
+    )
+
+
+@block_kernel
+def adam_work(b, addresses, sizes, starts, scalars, block):
+    """Block ``b`` of the table (see :mod:`.jit`), with its tensor's scalars from :func:`scalars`."""
+    t, lo, hi = locate(b, sizes, starts, block)
+    a, s = addresses[t], scalars[t]
+    amsgrad = s[7] != 0
+    adam_row(
+        memory_at(a[0], lo, hi, scalars),
+        memory_at(a[1], lo, hi, scalars),
+        memory_at(a[2], lo, hi, scalars),
+        memory_at(a[3], lo, hi, scalars),
+        memory_at(a[4], lo, hi if amsgrad else lo, scalars),
+        s,
+        amsgrad,
+        s[11] != 0,
     )
 
 

@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..kernels.adam import adam_block
+from ..kernels.adam import adam_row
 from ..kernels.jit import block_kernel, decayed, element, locate, memory_at, table
 from . import avx2, simd, vbmi
 from .dynamic_map import SIGNED, UNSIGNED, DynamicMap
@@ -179,27 +179,9 @@ def adam_update_amsgrad(param, grad, m, v, x, s):
 def float32_moments(param, grad, a, lo, hi, s, like, amsgrad):
     """A row of float32 moments (``m``, ``v``, ``max v`` at ``a[2]``, ``a[4]``, ``a[6]``): a tensor too
     small for 8-bit blocks, which keeps 32-bit moments, stepped in the same call as the 8-bit ones
-    by :func:`adamkit.torch.kernels.adam.adam_block`, the fp32 engine's update (the same bits)."""
-    adam_block(
-        param,
-        grad,
-        memory_at(a[2], lo, hi, like),
-        memory_at(a[4], lo, hi, like),
-        memory_at(a[6], lo, hi if amsgrad else lo, like),
-        s[0],
-        s[1] != 0,
-        s[2],
-        s[3],
-        s[4],
-        s[5],
-        s[6],
-        amsgrad,
-        s[8],
-        s[9],
-        s[10],
-        False,
-        s[12],
-    )
+    by :func:`adamkit.torch.kernels.adam.adam_row`, the fp32 engine's update (the same bits)."""
+    m, v = memory_at(a[2], lo, hi, like), memory_at(a[4], lo, hi, like)
+    adam_row(param, grad, m, v, memory_at(a[6], lo, hi if amsgrad else lo, like), s, amsgrad, False)
 
 
 @element
