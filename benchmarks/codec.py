@@ -45,12 +45,14 @@ def decoders() -> dict:
 
 
 def encoders() -> dict:
-    """name -> ``encode(values, scale_bits, codes, signed, constants)`` for the paths this CPU runs."""
-    found = {"portable": adam_kernels._encode_portable}
+    """name -> ``(encode(values, scale_bits, codes, signed, constants, finite), finite)`` for the paths
+    this CPU runs (``finite``: the block is known finite and within its scale, as a step knows)."""
+    found = {"portable": (adam_kernels._encode_portable, False)}
     if avx2.AVAILABLE:
-        found["AVX2"] = adam_kernels._encode_avx2
+        found["AVX2"] = (adam_kernels._encode_avx2, False)
     if simd.AVAILABLE:
-        found["AVX-512"] = adam_kernels._encode_avx512
+        found["AVX-512"] = (adam_kernels._encode_avx512, False)
+        found["AVX-512, block known finite"] = (adam_kernels._encode_avx512, True)
     return found
 
 
@@ -65,13 +67,15 @@ def decode_loop(decode):
     return run
 
 
-def encode_loop(encode):
+def encode_loop(path):
+    encode, finite = path
+
     @njit(nogil=True)
     def run(values, scale_bits, codes, signed, constants, repeats):
         for _ in range(repeats):
             for b in range(values.size // BLOCK):
                 j = b * BLOCK
-                encode(values[j : j + BLOCK], scale_bits[b], codes[j : j + BLOCK], signed, constants)
+                encode(values[j : j + BLOCK], scale_bits[b], codes[j : j + BLOCK], signed, constants, finite)
 
     return run
 
@@ -88,9 +92,9 @@ def block_steps(param, grad, m_codes, v_codes, m_absmax, v_absmax, scalars, repe
             m, v = buffers[0], buffers[1]
             adam_kernels.decode(m_codes[j:k], signed_map, m_absmax[b], m, True)
             adam_kernels.decode(v_codes[j:k], unsigned_map, v_absmax[b], v, False)
-            m_max, v_max, _ = adam_kernels.adam_update(param[j:k], grad[j:k], m, v, scalars)
-            m_absmax[b] = adam_kernels.encode(m, m_max, m_codes[j:k], True, signed_map)
-            v_absmax[b] = adam_kernels.encode(v, v_max, v_codes[j:k], False, unsigned_map)
+            (m_max, m_ok), (v_max, v_ok), _ = adam_kernels.adam_update(param[j:k], grad[j:k], m, v, scalars)
+            m_absmax[b] = adam_kernels.encode(m, m_max, m_codes[j:k], True, signed_map, m_ok)
+            v_absmax[b] = adam_kernels.encode(v, v_max, v_codes[j:k], False, unsigned_map, v_ok)
 
 
 @njit(nogil=True)

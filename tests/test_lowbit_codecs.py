@@ -248,6 +248,7 @@ def test_vector_encoder_equals_portable_encoder():
     if not simd.AVAILABLE:
         pytest.skip("the host CPU has no AVX-512: the portable encoder is the one used")
     for signed, cmap in ((True, SIGNED), (False, UNSIGNED)):
+        finite_blocks = 0
         rounding = jit.rounding(cmap)
         y = adversarial(cmap, seed=4)
         # beyond the scale and far below the first cut too (octaves outside the table's 32)
@@ -261,9 +262,17 @@ def test_vector_encoder_equals_portable_encoder():
                 bits = np.int32(np.float32(0.37).view(np.int32))
                 fast, slow = np.empty(n, np.uint8), np.empty(n, np.uint8)
                 tables = simd.tables(cmap)
-                assert simd.encode_block_simd(block, bits, fast, signed, tables, rounding) == np.float32(0.37)
+                scale = simd.encode_block_simd(block, bits, fast, signed, tables, rounding, False)
+                assert scale == np.float32(0.37)
                 jit.encode_block(block, bits, slow, signed, rounding)
                 np.testing.assert_array_equal(fast, slow)
+                if np.isfinite(block).all() and (np.abs(block) <= np.float32(0.37)).all():
+                    # the shorter step for blocks known finite and within their scale: the same codes
+                    fast[:] = 0
+                    simd.encode_block_simd(block, bits, fast, signed, tables, rounding, True)
+                    np.testing.assert_array_equal(fast, slow)
+                    finite_blocks += 1
+        assert finite_blocks > 100  # (most blocks of the adversarial values are)
 
 
 @pytest.mark.parametrize("name", MAPS)
@@ -320,8 +329,9 @@ def test_avx2_codec_equals_portable_codec():
                 np.testing.assert_array_equal(fast, slow)
 
 
-def encoders(cmap):
-    """Every block encoder this CPU runs, as ``encode(block, scale_bits) -> codes``."""
+def encoders(cmap, finite: bool = False):
+    """Every block encoder this CPU runs, as ``encode(block, scale_bits) -> codes`` (``finite``: with
+    AVX-512's shorter step for blocks known finite and within their scale, too)."""
     from adamkit.torch.lowbit import avx2, jit, simd
 
     rounding, tables = jit.rounding(cmap), avx2.tables(cmap)
@@ -338,7 +348,9 @@ def encoders(cmap):
     if avx2.AVAILABLE:
         found["avx2"] = run(avx2.encode_block_avx2, tables, rounding)
     if simd.AVAILABLE:
-        found["avx512"] = run(simd.encode_block_simd, simd.tables(cmap), rounding)
+        found["avx512"] = run(simd.encode_block_simd, simd.tables(cmap), rounding, False)
+        if finite:
+            found["avx512 finite"] = run(simd.encode_block_simd, simd.tables(cmap), rounding, True)
     return found
 
 
@@ -369,7 +381,7 @@ def test_blocks_are_normalised_by_the_inverse_scale_or_below_normal_by_division(
                 expected = encode_numpy(block, cmap)
             codes, _ = codecs.quantize(torch.from_numpy(block), cmap.signed)
             np.testing.assert_array_equal(codes.numpy(), expected)
-            for name, encode in encoders(cmap).items():
+            for name, encode in encoders(cmap, finite=True).items():  # (finite, within the scale)
                 got = encode(block, np.int32(absmax.view(np.int32)))
                 np.testing.assert_array_equal(got, expected, err_msg=f"{name} encoder, scale {scale}")
 

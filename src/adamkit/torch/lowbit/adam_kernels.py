@@ -39,12 +39,14 @@ from ..kernels.jit import block_kernel, decayed, element, locate, memory_at, tab
 from . import avx2, simd, vbmi
 from .dynamic_map import SIGNED, UNSIGNED, DynamicMap
 from .jit import (
+    INFINITY_BITS,
     add32,
+    any_magnitude_max,
     bf16_load,
     bf16_store_stochastic,
     decode_block,
     encode_block,
-    magnitude_max,
+    finite_magnitude_max,
     prefetch,
     rounding,
 )
@@ -84,27 +86,28 @@ def _decode_portable(codes, constants, scale, out, signed):
 
 
 @element
-def _encode_avx512(values, scale_bits, codes, signed, constants):
+def _encode_avx512(values, scale_bits, codes, signed, constants, finite):
     _, portable, _, _, vector = constants
-    return simd.encode_block_simd(values, scale_bits, codes, signed, vector, portable)
+    return simd.encode_block_simd(values, scale_bits, codes, signed, vector, portable, finite)
 
 
 @element
-def _encode_avx2(values, scale_bits, codes, signed, constants):
+def _encode_avx2(values, scale_bits, codes, signed, constants, finite):
     _, portable, vector, _, _ = constants
     return avx2.encode_block_avx2(values, scale_bits, codes, signed, vector, portable)
 
 
 @element
-def _encode_portable(values, scale_bits, codes, signed, constants):
+def _encode_portable(values, scale_bits, codes, signed, constants, finite):
     return encode_block(values, scale_bits, codes, signed, constants[1])
 
 
 #: ``decode(codes, constants, scale, out, signed)``: ``out = decode[codes] * scale``, 64 values a
 #: step by byte lookups with AVX-512 VBMI (:mod:`.vbmi`), 8 with AVX2 (:mod:`.avx2`), else the portable loop.
 decode = _decode_vbmi if vbmi.AVAILABLE else _decode_vector if avx2.AVAILABLE else _decode_portable
-#: ``encode(values, scale_bits, codes, signed, constants) -> scale``: the codes of ``values``, by
-#: the widest encoder the CPU runs: AVX-512 (:mod:`.simd`), AVX2 (:mod:`.avx2`) or portable.
+#: ``encode(values, scale_bits, codes, signed, constants, finite) -> scale``: the codes of ``values``,
+#: by the widest encoder the CPU runs: AVX-512 (:mod:`.simd`), AVX2 (:mod:`.avx2`) or portable;
+#: ``finite`` (every value finite, the scale their largest magnitude) lets AVX-512 take its shorter step.
 encode = _encode_avx512 if simd.AVAILABLE else _encode_avx2 if avx2.AVAILABLE else _encode_portable
 
 
@@ -133,11 +136,21 @@ def running_max(old, v):
     return old if (old > v or old != old) else v
 
 
+@element
+def block_scale(largest, values):
+    """A block's scale from :func:`.jit.any_magnitude_max` of its new ``values``: ``(bits, finite)``,
+    the bits of its largest finite magnitude and whether every value is finite (a second pass over
+    the block finds that largest where one is not: rare, a step with a NaN or infinite moment)."""
+    if largest < INFINITY_BITS:
+        return largest, True
+    return finite_magnitude_max(values), False
+
+
 @block_kernel
 def adam_update(param, grad, m, v, s):
     """The parameters of one block updated; ``m`` and ``v`` (decoded) replaced by the new moments.
 
-    Returns the bits of the new moments' largest magnitudes (integer maxima vectorise).
+    Returns, per moment, :func:`block_scale` of its new values (integer maxima vectorise).
     """
     sign, l2, weight_decay, decay = s[0], s[1] != 0, s[2], s[3]
     one_minus_beta1, beta2, one_minus_beta2 = s[4], s[5], s[6]
@@ -148,10 +161,10 @@ def adam_update(param, grad, m, v, s):
         m_new, v_new = moments(g, m[i], v[i], one_minus_beta1, beta2, one_minus_beta2)
         m[i] = m_new
         v[i] = v_new
-        m_max = magnitude_max(m_max, m_new)
-        v_max = magnitude_max(v_max, v_new)
+        m_max = any_magnitude_max(m_max, m_new)
+        v_max = any_magnitude_max(v_max, v_new)
         param[i] = adam_step(p, m_new, v_new, step_size, inverse, eps)
-    return m_max, v_max, np.int32(0)
+    return block_scale(m_max, m), block_scale(v_max, v), (np.int32(0), True)
 
 
 @block_kernel
@@ -166,13 +179,13 @@ def adam_update_amsgrad(param, grad, m, v, x, s):
         m_new, v_new = moments(g, m[i], v[i], one_minus_beta1, beta2, one_minus_beta2)
         m[i] = m_new
         v[i] = v_new
-        m_max = magnitude_max(m_max, m_new)
-        v_max = magnitude_max(v_max, v_new)
+        m_max = any_magnitude_max(m_max, m_new)
+        v_max = any_magnitude_max(v_max, v_new)
         v_new = running_max(x[i], v_new)
         x[i] = v_new
-        x_max = magnitude_max(x_max, v_new)
+        x_max = any_magnitude_max(x_max, v_new)
         param[i] = adam_step(p, m_new, v_new, step_size, inverse, eps)
-    return m_max, v_max, x_max
+    return block_scale(m_max, m), block_scale(v_max, v), block_scale(x_max, x)
 
 
 @element
@@ -221,12 +234,13 @@ def adam8_unit(u, addresses, sizes, starts, scalars, signed_map, unsigned_map, a
         decode(v_codes[j:k], unsigned_map, v_absmax[b], v, False)
         if amsgrad:
             decode(x_codes[j:k], unsigned_map, x_absmax[b], x, False)
-            m_max, v_max, x_max = adam_update_amsgrad(param[j:k], grad[j:k], m, v, x, s)
-            x_absmax[b] = encode(x, x_max, x_codes[j:k], False, unsigned_map)
+            scales = adam_update_amsgrad(param[j:k], grad[j:k], m, v, x, s)
+            (m_max, m_ok), (v_max, v_ok), (x_max, x_ok) = scales
+            x_absmax[b] = encode(x, x_max, x_codes[j:k], False, unsigned_map, x_ok)
         else:
-            m_max, v_max, x_max = adam_update(param[j:k], grad[j:k], m, v, s)
-        m_absmax[b] = encode(m, m_max, m_codes[j:k], True, signed_map)
-        v_absmax[b] = encode(v, v_max, v_codes[j:k], False, unsigned_map)
+            (m_max, m_ok), (v_max, v_ok), _ = adam_update(param[j:k], grad[j:k], m, v, s)
+        m_absmax[b] = encode(m, m_max, m_codes[j:k], True, signed_map, m_ok)
+        v_absmax[b] = encode(v, v_max, v_codes[j:k], False, unsigned_map, v_ok)
 
 
 def adam8_entry(u, addresses, tensors, width, sizes, starts, scalars, count, block, extra, extra_count):

@@ -97,7 +97,7 @@ def encode_chunk(a, k, c, n, values, signed, like):
         largest = np.int32(0)
         for i in range(b, e):
             largest = magnitude_max(largest, values[i])
-        absmax[b // BLOCK] = encode(values[b:e], largest, codes[b:e], signed, maps)
+        absmax[b // BLOCK] = encode(values[b:e], largest, codes[b:e], signed, maps, False)
 
 
 @element
