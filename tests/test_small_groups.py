@@ -77,7 +77,7 @@ TORCH = {
 @pytest.mark.skipif(numba.config.NUMBA_NUM_THREADS < 2, reason="numba has one thread")
 @pytest.mark.parametrize("name", LOW_BIT)
 def test_a_small_low_bit_group_split_in_finer_units_updates_as_one_thread_does(monkeypatch, name):
-    """The low-bit kernels' units (:data:`adamkit.torch.lowbit.adam_kernels.SPLIT_UNIT`: whole
+    """The low-bit kernels' units (:data:`adamkit.torch.kernels.jit.SPLIT_BLOCK`: whole
     quantisation blocks) over two threads: the parameters of one thread, bit for bit (the codes and
     scales too, or the next steps would differ), and near torch.optim's float32 run."""
     splits = []

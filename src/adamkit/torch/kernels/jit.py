@@ -346,9 +346,17 @@ def bound(kernel, addresses: np.ndarray, sizes: np.ndarray, scalars: np.ndarray)
     if kernel.reductions:
         raise ValueError(f"bound: the {kernel.name!r} kernel returns sums; use launch()")
     entry = entry_point(kernel.entry, scalars.dtype)
-    launch = bind(entry, kept_starts(sizes), addresses, sizes, scalars, BLOCK)
-    if PARALLEL_MIN <= sizes.sum() < SPLIT_MAX:  # (a kernel without sums: the same bits in any blocks)
-        split = bind(entry, kept_starts(sizes, SPLIT_BLOCK), addresses, sizes, scalars, SPLIT_BLOCK)
+    return with_split(bind(entry, kept_starts(sizes), addresses, sizes, scalars, BLOCK), entry)
+
+
+def with_split(launch: Callable[[], None], entry: int) -> Callable[[], None]:
+    """``launch`` (:func:`bind`'s, in blocks of :data:`BLOCK`) given its split where its group has
+    :data:`PARALLEL_MIN` to :data:`SPLIT_MAX` values: the same table in blocks of :data:`SPLIT_BLOCK`,
+    which a launch on several threads takes. Only for a kernel without sums, whose values are
+    updated each on its own: the same bits in any blocks."""
+    addresses, sizes, _, scalars, extra = launch.arrays  # type: ignore[attr-defined]
+    if PARALLEL_MIN <= sizes.sum() < SPLIT_MAX:
+        split = bind(entry, kept_starts(sizes, SPLIT_BLOCK), addresses, sizes, scalars, SPLIT_BLOCK, extra)
         launch.split = split.arguments  # type: ignore[attr-defined]
         launch.arrays += split.arrays  # type: ignore[attr-defined]  (its starts, kept alive by the call)
     return launch

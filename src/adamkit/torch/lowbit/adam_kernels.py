@@ -35,7 +35,8 @@ from __future__ import annotations
 import numpy as np
 
 from ..kernels.adam import adam_row
-from ..kernels.jit import block_kernel, decayed, element, locate, memory_at, table
+from ..kernels.jit import BLOCK as JIT_BLOCK
+from ..kernels.jit import SPLIT_BLOCK, block_kernel, decayed, element, locate, memory_at, table
 from . import avx2, simd, vbmi
 from .dynamic_map import SIGNED, UNSIGNED, DynamicMap
 from .jit import (
@@ -52,8 +53,9 @@ from .jit import (
 )
 
 BLOCK = 256  # values per absmax (the quantisation block)
-UNIT = 64 * BLOCK  # values per unit of parallel work (a replayed group split over threads: SPLIT_UNIT)
-SPLIT_UNIT = 8 * BLOCK  # :data:`adamkit.torch.kernels.jit.SPLIT_BLOCK`: whole quantisation blocks
+UNIT = JIT_BLOCK  # values per unit of parallel work: the fp32 tables' blocks (split: SPLIT_BLOCK)
+# a unit must hold whole quantisation blocks, split over threads too (jit.with_split)
+assert UNIT % BLOCK == 0 and SPLIT_BLOCK % BLOCK == 0
 AHEAD = 16  # blocks between the one updated and the one prefetched
 
 

@@ -25,7 +25,7 @@ from ...rules.spec import Rule, State
 from ..fit import Checked, plain, takes
 from ..fused import bump_versions, imported
 from ..kernels.contract import FusedKernel
-from ..kernels.jit import PARALLEL_MIN, SPLIT_MAX, bind, entry_point, kept_starts, run
+from ..kernels.jit import bind, entry_point, kept_starts, run, with_split
 from . import adam_kernels as kernels
 from . import families
 from .codecs import BLOCK, absmax_key, codes_key, rounding_seed
@@ -304,13 +304,8 @@ def bound_table(
     if device.type != "cpu" or LAUNCHERS["cpu"] != CPU_LAUNCHER:
         return lambda: launch_table(device, family, precision, hp, arrays)
     entry = entry_point(family.entry(precision, hp.get("amsgrad", False)), np.float32)
-    launch = bind(entry, kept_starts(sizes, kernels.UNIT), addresses, sizes, scalars, kernels.UNIT, extras)
-    if PARALLEL_MIN <= sizes.sum() < SPLIT_MAX:  # over threads in finer units: the same bits (elementwise)
-        unit = kernels.SPLIT_UNIT
-        split = bind(entry, kept_starts(sizes, unit), addresses, sizes, scalars, unit, extras)
-        launch.split = split.arguments  # type: ignore[attr-defined]
-        launch.arrays += split.arrays  # type: ignore[attr-defined]  (its starts, kept alive by the call)
-    return launch
+    # over threads in finer units (whole quantisation blocks), as the fp32 tables: the same bits
+    return with_split(bind(entry, kept_starts(sizes), addresses, sizes, scalars, kernels.UNIT, extras), entry)
 
 
 def launch_table(
@@ -339,5 +334,5 @@ def launch_cpu(
     maps, ignore them) are laid out as :mod:`.adam_kernels` (``entry``: one of its entry points)
     or :mod:`.families` say.
     """
-    starts = kept_starts(sizes, kernels.UNIT)
+    starts = kept_starts(sizes)
     run(entry_point(entry, np.float32), starts, addresses, sizes, scalars, kernels.UNIT, extras)
